@@ -1,0 +1,195 @@
+"""The articles stage: the outlet's reporting, from feeds, pages and JSONL files.
+
+A feed lists articles; each linked page is fetched once (by URL) and its text extracted
+with trafilatura. Pages are fetched here, not by trafilatura, whose SSRF guard refuses
+loopback addresses (the tests and the demo serve pages on 127.0.0.1). One article that fails
+is reported and skipped; the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import http
+from .catalog import Catalog
+from .errors import ArticleError, FetchError
+from .feeds import FeedItem, NotAFeedError, looks_like_feed, parse_feed
+from .records import Article
+
+log = logging.getLogger(__name__)
+
+MIN_WORDS = 20  # less text than this is not an article worth linking
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    known: int = 0  # already in the catalog: not fetched again
+    errors: list[str] = field(default_factory=list)
+
+
+def ingest_articles(
+    catalog: Catalog,
+    sources: list[str],
+    timeout: float = 30.0,
+    allow_file_urls: bool = False,
+    on_article: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Add the articles of each source to the catalog and its index."""
+    report = IngestReport()
+    for source in sources:
+        try:
+            for article, fetched_from in _articles_of(
+                catalog, source, timeout, allow_file_urls, report
+            ):
+                if catalog.has_article(article.url):  # the same article under another URL
+                    catalog.add_article_url(fetched_from, article.url)
+                    report.known += 1
+                    continue
+                catalog.add_article(article, fetched_from=fetched_from)
+                report.added += 1
+                if on_article:
+                    on_article(article.title)
+        except (ArticleError, FetchError) as e:
+            report.errors.append(str(e))
+            log.warning("articles: %s", e)
+    return report
+
+
+def _articles_of(
+    catalog: Catalog, source: str, timeout: float, allow_file_urls: bool, report: IngestReport
+) -> Iterator[tuple[Article, str]]:
+    """(article, the URL it was fetched from) for each article not yet in the catalog."""
+    if "://" not in source:
+        yield from _from_jsonl(Path(source), catalog, report)
+        return
+    response = http.get(source, timeout=timeout, allow_file=allow_file_urls)
+    if looks_like_feed(response.body):
+        try:
+            feed = parse_feed(response.body, source)
+        except NotAFeedError:
+            feed = None
+        if feed is not None:
+            for entry in feed.entries:
+                if not entry.link or catalog.has_article(entry.link):
+                    report.known += bool(entry.link)
+                    continue
+                try:
+                    article = _from_feed_entry(entry, feed.title, source, timeout, allow_file_urls)
+                    yield article, entry.link
+                except (ArticleError, FetchError) as e:
+                    report.errors.append(str(e))
+                    log.warning("articles: %s", e)
+            return
+    if catalog.has_article(response.url):
+        report.known += 1
+        return
+    yield extract_article(response.body, response.url, source=source), source
+
+
+def _from_feed_entry(
+    entry: FeedItem, outlet: str, source: str, timeout: float, allow_file_urls: bool
+) -> Article:
+    """The linked page's text; the feed's own full text when the page cannot be had."""
+    try:
+        page = http.get(entry.link, timeout=timeout, allow_file=allow_file_urls)
+        article = extract_article(page.body, entry.link, source=source)
+    except (ArticleError, FetchError) as e:
+        fallback = html_to_text(entry.content_html or entry.description)
+        if len(fallback.split()) < MIN_WORDS:
+            raise
+        log.info("articles: %s; using the feed's text", e)
+        article = Article(url=entry.link, title=entry.title, text=fallback, source=source)
+    article.title = entry.title or article.title
+    article.published = entry.published or article.published
+    article.author = article.author or entry.author
+    article.outlet = article.outlet or outlet
+    return article
+
+
+def extract_article(html: bytes | str, url: str, source: str = "") -> Article:
+    """Title, date, author and body text of an article page (trafilatura)."""
+    import trafilatura
+
+    if isinstance(html, bytes):
+        html = html.decode("utf-8", errors="replace")
+    extracted = trafilatura.extract(
+        html, url=url, output_format="json", with_metadata=True, include_comments=False
+    )
+    if not extracted:
+        raise ArticleError(f"{url}: no article text found on the page")
+    data = json.loads(extracted)
+    text = (data.get("text") or "").strip()
+    if len(text.split()) < MIN_WORDS:
+        raise ArticleError(f"{url}: the page's text is too short to be an article")
+    return Article(
+        url=_canonical_url(html) or url,
+        title=(data.get("title") or "").strip() or url,
+        text=text,
+        published=data.get("date") or "",
+        author=(data.get("author") or "").strip(),
+        source=source,
+        outlet=(data.get("sitename") or data.get("hostname") or "").strip(),
+    )
+
+
+def _canonical_url(html: str) -> str:
+    """The page's own <link rel="canonical">: the article's identity across mirrors."""
+    from lxml import html as lxml_html
+
+    try:
+        hrefs = lxml_html.fromstring(html).xpath("//link[@rel='canonical']/@href")
+    except Exception:  # an unparsable head has no canonical link worth trusting
+        return ""
+    href = str(hrefs[0]).strip() if hrefs else ""
+    return href if href.startswith(("http://", "https://")) else ""
+
+
+def html_to_text(html: str) -> str:
+    if not html.strip():
+        return ""
+    from lxml import html as lxml_html
+
+    try:
+        return " ".join(lxml_html.fromstring(html).text_content().split())
+    except Exception:  # lxml refuses some fragments; their text is the text
+        return " ".join(html.split())
+
+
+def _from_jsonl(
+    path: Path, catalog: Catalog, report: IngestReport
+) -> Iterator[tuple[Article, str]]:
+    """One JSON object a line: url (or id), title, published, text (or body), author."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ArticleError(f"{path}: cannot read ({e})") from e
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            url = record.get("url") or f"urn:{path.name}:{record['id']}"
+            text = record.get("text") or record["body"]
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            report.errors.append(f"{path}:{number}: not an article record ({e})")
+            continue
+        if catalog.has_article(url):
+            report.known += 1
+            continue
+        yield (
+            Article(
+                url=url,
+                title=record.get("title") or text.split(".")[0][:120],
+                text=text,
+                published=record.get("published") or "",
+                author=record.get("author") or "",
+                source=str(path),
+                outlet=record.get("outlet") or record.get("source_country") or "",
+            ),
+            url,
+        )

@@ -1,0 +1,555 @@
+"""The catalog: one SQLite file, the single record of what the job has done.
+
+This is the only module that speaks SQL. Every stage reads what earlier stages wrote here
+and writes its own results in a transaction, with a stamp of what produced them, so a
+rerun skips work whose inputs and settings have not changed, and a killed run loses at
+most the episode in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .records import (
+    Article,
+    Chapter,
+    Episode,
+    FeedLink,
+    Link,
+    PassageMatch,
+    Segment,
+    Transcript,
+    Word,
+)
+
+# Episode states, in the order an episode moves through them. An error on a stage leaves
+# the state where it was and sets `error`, so the next run retries that stage.
+LISTED, FETCHED, TRANSCRIBED = "listed", "fetched", "transcribed"
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+        CREATE TABLE episodes (
+            id TEXT PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            show TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL,
+            published TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            content_html TEXT NOT NULL DEFAULT '',
+            link TEXT NOT NULL DEFAULT '',
+            duration REAL,
+            media_url TEXT NOT NULL,
+            image TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT 'audio',
+            feed_transcripts TEXT NOT NULL DEFAULT '[]',
+            chapters_url TEXT NOT NULL DEFAULT '',
+            chapters TEXT NOT NULL DEFAULT '[]',
+            subtitles TEXT NOT NULL DEFAULT '{}',
+            listed_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'listed',
+            media_path TEXT NOT NULL DEFAULT '',
+            fetched_at TEXT NOT NULL DEFAULT '',
+            error TEXT NOT NULL DEFAULT '',
+            error_stage TEXT NOT NULL DEFAULT '',
+            attempts INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE transcripts (
+            episode_id TEXT PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+            language TEXT NOT NULL,
+            language_probability REAL NOT NULL,
+            duration REAL NOT NULL,
+            origin TEXT NOT NULL,
+            producer TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE segments (
+            episode_id TEXT NOT NULL REFERENCES transcripts(episode_id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            start REAL NOT NULL,
+            end REAL NOT NULL,
+            text TEXT NOT NULL,
+            words TEXT NOT NULL DEFAULT '[]',
+            PRIMARY KEY (episode_id, idx)
+        );
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL,
+            author TEXT NOT NULL DEFAULT '',
+            published TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            outlet TEXT NOT NULL DEFAULT '',
+            added_at TEXT NOT NULL
+        );
+        CREATE TABLE article_urls (
+            url TEXT PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE
+        );
+        CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, text, content='articles', content_rowid='id', tokenize='porter unicode61'
+        );
+        CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+            INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+        END;
+        CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, text)
+            VALUES ('delete', old.id, old.title, old.text);
+        END;
+        CREATE TRIGGER articles_au AFTER UPDATE ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, text)
+            VALUES ('delete', old.id, old.title, old.text);
+            INSERT INTO articles_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+        END;
+        CREATE VIRTUAL TABLE articles_vocab USING fts5vocab(articles_fts, 'row');
+        CREATE TABLE links (
+            episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            rank INTEGER NOT NULL,
+            score REAL NOT NULL,
+            evidence TEXT NOT NULL,
+            PRIMARY KEY (episode_id, article_id)
+        );
+        CREATE TABLE link_runs (
+            episode_id TEXT PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+            producer TEXT NOT NULL,
+            linked_at TEXT NOT NULL
+        );
+        """,
+    ),
+]
+
+
+def now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class Catalog:
+    """A connection to the catalog file, created and migrated on first open."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self._migrate()
+        self._prepare_tokenizer()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction: all of the block's writes land, or none do."""
+        if self.db.in_transaction:  # nested: the outer transaction decides
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+        )
+        done = {row[0] for row in self.db.execute("SELECT name FROM migrations")}
+        for name, script in MIGRATIONS:
+            if name in done:
+                continue
+            with self.atomic():
+                for statement in _statements(script):
+                    self.db.execute(statement)
+                self.db.execute("INSERT INTO migrations VALUES (?, ?)", (name, now()))
+
+    # -- episodes ---------------------------------------------------------------------
+
+    def record_episode(self, episode: Episode) -> bool:
+        """Insert a newly listed episode, or refresh the feed's metadata of a known one
+        (its progress is kept). Returns True when the episode is new."""
+        values = {
+            "id": episode.id,
+            "key": episode.key,
+            "source": episode.source,
+            "show": episode.show,
+            "title": episode.title,
+            "published": episode.published,
+            "description": episode.description,
+            "content_html": episode.content_html,
+            "link": episode.link,
+            "duration": episode.duration,
+            "media_url": episode.media_url,
+            "image": episode.image,
+            "kind": episode.kind,
+            "feed_transcripts": json.dumps([asdict(t) for t in episode.transcripts]),
+            "chapters_url": episode.chapters_url,
+            "chapters": json.dumps([asdict(c) for c in episode.chapters]),
+            "subtitles": json.dumps(episode.subtitles),
+        }
+        with self.atomic():
+            known = self.db.execute("SELECT 1 FROM episodes WHERE id = ?", (episode.id,)).fetchone()
+            if known:
+                assignments = ", ".join(f"{k} = :{k}" for k in values if k not in ("id", "key"))
+                self.db.execute(f"UPDATE episodes SET {assignments} WHERE id = :id", values)
+                return False
+            values["listed_at"] = now()
+            columns = ", ".join(values)
+            params = ", ".join(f":{k}" for k in values)
+            self.db.execute(f"INSERT INTO episodes ({columns}) VALUES ({params})", values)
+            return True
+
+    def episode(self, episode_id: str) -> Episode:
+        row = self.db.execute("SELECT * FROM episodes WHERE id = ?", (episode_id,)).fetchone()
+        if row is None:
+            raise KeyError(episode_id)
+        return _episode(row)
+
+    def episodes(self, state: str | None = None) -> list[Episode]:
+        """Episodes, newest first; with a state, only those in it."""
+        query = "SELECT * FROM episodes"
+        params: tuple[str, ...] = ()
+        if state:
+            query += " WHERE state = ?"
+            params = (state,)
+        query += " ORDER BY published DESC, listed_at DESC, id"
+        return [_episode(row) for row in self.db.execute(query, params)]
+
+    def progress(self, episode_id: str) -> sqlite3.Row:
+        """The state, media path and last error of an episode."""
+        return self.db.execute(
+            "SELECT state, media_path, fetched_at, error, error_stage, attempts"
+            " FROM episodes WHERE id = ?",
+            (episode_id,),
+        ).fetchone()
+
+    def mark_fetched(self, episode_id: str, media_path: Path, duration: float) -> None:
+        self.db.execute(
+            "UPDATE episodes SET state = ?, media_path = ?, duration = ?, fetched_at = ?,"
+            " error = '', error_stage = '' WHERE id = ?",
+            (FETCHED, str(media_path), duration, now(), episode_id),
+        )
+
+    def mark_failed(self, episode_id: str, stage: str, message: str) -> None:
+        self.db.execute(
+            "UPDATE episodes SET error = ?, error_stage = ?, attempts = attempts + 1 WHERE id = ?",
+            (message, stage, episode_id),
+        )
+
+    def failures(self) -> list[sqlite3.Row]:
+        return list(
+            self.db.execute(
+                "SELECT id, title, error_stage, error, attempts FROM episodes"
+                " WHERE error != '' ORDER BY id"
+            )
+        )
+
+    # -- transcripts ------------------------------------------------------------------
+
+    def save_transcript(self, episode_id: str, transcript: Transcript) -> None:
+        """Replace the episode's transcript and move it to the transcribed state."""
+        with self.atomic():
+            self.db.execute("DELETE FROM transcripts WHERE episode_id = ?", (episode_id,))
+            self.db.execute(
+                "INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    episode_id,
+                    transcript.language,
+                    transcript.language_probability,
+                    transcript.duration,
+                    transcript.origin,
+                    transcript.producer,
+                    now(),
+                ),
+            )
+            self.db.executemany(
+                "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        episode_id,
+                        i,
+                        s.start,
+                        s.end,
+                        s.text,
+                        json.dumps([asdict(w) for w in s.words]),
+                    )
+                    for i, s in enumerate(transcript.segments)
+                ),
+            )
+            self.db.execute(
+                "UPDATE episodes SET state = ?, error = '', error_stage = '' WHERE id = ?",
+                (TRANSCRIBED, episode_id),
+            )
+
+    def transcript(self, episode_id: str) -> Transcript | None:
+        head = self.db.execute(
+            "SELECT * FROM transcripts WHERE episode_id = ?", (episode_id,)
+        ).fetchone()
+        if head is None:
+            return None
+        segments = [
+            Segment(
+                start=row["start"],
+                end=row["end"],
+                text=row["text"],
+                words=tuple(Word(**w) for w in json.loads(row["words"])),
+            )
+            for row in self.db.execute(
+                "SELECT * FROM segments WHERE episode_id = ? ORDER BY idx", (episode_id,)
+            )
+        ]
+        return Transcript(
+            segments=segments,
+            language=head["language"],
+            language_probability=head["language_probability"],
+            duration=head["duration"],
+            origin=head["origin"],
+            producer=head["producer"],
+        )
+
+    def transcript_producer(self, episode_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT producer FROM transcripts WHERE episode_id = ?", (episode_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- articles ---------------------------------------------------------------------
+
+    def has_article(self, url: str) -> bool:
+        """Whether an article is known by this URL: its canonical URL or one it was
+        fetched from."""
+        return (
+            self.db.execute(
+                "SELECT 1 FROM articles WHERE url = ? UNION ALL"
+                " SELECT 1 FROM article_urls WHERE url = ?",
+                (url, url),
+            ).fetchone()
+            is not None
+        )
+
+    def add_article_url(self, url: str, canonical_url: str) -> None:
+        """Remember that `url` leads to the known article at `canonical_url`."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO article_urls SELECT ?, id FROM articles WHERE url = ?",
+            (url, canonical_url),
+        )
+
+    def add_article(self, article: Article, fetched_from: str = "") -> int:
+        """Store an article (replacing one with the same canonical URL) and index it;
+        `fetched_from` is remembered as another URL of it. Returns its id."""
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO articles (url, title, author, published, text, source, outlet,"
+                " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(url) DO UPDATE SET title = excluded.title,"
+                " author = excluded.author, published = excluded.published,"
+                " text = excluded.text, source = excluded.source, outlet = excluded.outlet",
+                (
+                    article.url,
+                    article.title,
+                    article.author,
+                    article.published,
+                    article.text,
+                    article.source,
+                    article.outlet,
+                    now(),
+                ),
+            )
+            if fetched_from and fetched_from != article.url:
+                self.add_article_url(fetched_from, article.url)
+            return self.db.execute(
+                "SELECT id FROM articles WHERE url = ?", (article.url,)
+            ).fetchone()[0]
+
+    def article(self, article_id: int) -> Article:
+        row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            raise KeyError(article_id)
+        return _article(row)
+
+    def articles(self) -> list[Article]:
+        return [_article(r) for r in self.db.execute("SELECT * FROM articles ORDER BY id")]
+
+    def article_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def articles_stamp(self) -> str:
+        """Changes whenever an article is added, removed or replaced."""
+        count, top = self.db.execute("SELECT count(*), max(id) FROM articles").fetchone()
+        changed = self.db.execute("SELECT max(added_at) FROM articles").fetchone()[0]
+        return f"{count}:{top}:{changed}"
+
+    # -- the article index ------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[str]:
+        """The index's terms for a text, in order: the same tokenizer and stemmer as the
+        article index, so a passage's words and an article's words compare as equals."""
+        self.db.execute("INSERT INTO temp.scratch_fts(rowid, body) VALUES (1, ?)", (text,))
+        try:
+            return [
+                r[0] for r in self.db.execute("SELECT term FROM temp.scratch_vocab ORDER BY offset")
+            ]
+        finally:
+            self.db.execute("DELETE FROM temp.scratch_fts")
+
+    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        """How many articles hold each term (terms in no article are left out)."""
+        frequencies: dict[str, int] = {}
+        for term in set(terms):
+            row = self.db.execute(
+                "SELECT doc FROM articles_vocab WHERE term = ?", (term,)
+            ).fetchone()
+            if row:
+                frequencies[term] = row[0]
+        return frequencies
+
+    def search_articles(self, terms: Iterable[str], limit: int = 10) -> list[tuple[int, float]]:
+        """Articles matching any of the (already tokenized) terms, best BM25 first, as
+        (article id, score) with higher scores better."""
+        query = " OR ".join(f'"{t}"' for t in sorted(set(terms)) if '"' not in t)
+        if not query:
+            return []
+        rows = self.db.execute(
+            "SELECT rowid, bm25(articles_fts) FROM articles_fts WHERE articles_fts MATCH ?"
+            " ORDER BY bm25(articles_fts) LIMIT ?",
+            (query, limit),
+        )
+        return [(row[0], -row[1]) for row in rows]
+
+    def _prepare_tokenizer(self) -> None:
+        self.db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch_fts"
+            " USING fts5(body, tokenize='porter unicode61')"
+        )
+        self.db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch_vocab"
+            " USING fts5vocab(temp, scratch_fts, 'instance')"
+        )
+
+    # -- links ------------------------------------------------------------------------
+
+    def save_links(self, episode_id: str, links: list[Link], producer: str) -> None:
+        with self.atomic():
+            self.db.execute("DELETE FROM links WHERE episode_id = ?", (episode_id,))
+            self.db.executemany(
+                "INSERT INTO links VALUES (?, ?, ?, ?, ?)",
+                (
+                    (
+                        episode_id,
+                        link.article.id,
+                        rank,
+                        link.score,
+                        json.dumps([asdict(m) for m in link.evidence]),
+                    )
+                    for rank, link in enumerate(links, 1)
+                ),
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO link_runs VALUES (?, ?, ?)", (episode_id, producer, now())
+            )
+
+    def links(self, episode_id: str) -> list[Link]:
+        rows = self.db.execute(
+            "SELECT l.score, l.evidence, a.* FROM links l JOIN articles a ON a.id = l.article_id"
+            " WHERE l.episode_id = ? ORDER BY l.rank",
+            (episode_id,),
+        )
+        return [
+            Link(
+                episode_id=episode_id,
+                article=_article(row),
+                score=row["score"],
+                evidence=[
+                    PassageMatch(m["start"], m["end"], m["score"], tuple(m["terms"]))
+                    for m in json.loads(row["evidence"])
+                ],
+            )
+            for row in rows
+        ]
+
+    def link_producer(self, episode_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT producer FROM link_runs WHERE episode_id = ?", (episode_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- reports ----------------------------------------------------------------------
+
+    def summary(self) -> dict[str, int]:
+        """Counts for `transcribe status`."""
+        counts = {LISTED: 0, FETCHED: 0, TRANSCRIBED: 0}
+        for state, n in self.db.execute("SELECT state, count(*) FROM episodes GROUP BY state"):
+            counts[state] = n
+        one = lambda q: self.db.execute(q).fetchone()[0]  # noqa: E731
+        counts["failing"] = one("SELECT count(*) FROM episodes WHERE error != ''")
+        counts["episodes"] = one("SELECT count(*) FROM episodes")
+        counts["articles"] = one("SELECT count(*) FROM articles")
+        counts["links"] = one("SELECT count(*) FROM links")
+        counts["linked episodes"] = one("SELECT count(DISTINCT episode_id) FROM links")
+        return counts
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        joined = "\n".join(current).strip()
+        if sqlite3.complete_statement(joined):
+            statements.append(joined)
+            current = []
+    return statements
+
+
+def _episode(row: sqlite3.Row) -> Episode:
+    return Episode(
+        id=row["id"],
+        source=row["source"],
+        show=row["show"],
+        title=row["title"],
+        media_url=row["media_url"],
+        published=row["published"],
+        description=row["description"],
+        content_html=row["content_html"],
+        link=row["link"],
+        duration=row["duration"],
+        image=row["image"],
+        kind=row["kind"],
+        transcripts=[FeedLink(**t) for t in json.loads(row["feed_transcripts"])],
+        chapters_url=row["chapters_url"],
+        chapters=[Chapter(**c) for c in json.loads(row["chapters"])],
+        subtitles=json.loads(row["subtitles"]),
+    )
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"],
+        url=row["url"],
+        title=row["title"],
+        text=row["text"],
+        published=row["published"],
+        author=row["author"],
+        source=row["source"],
+        outlet=row["outlet"],
+    )

@@ -1,0 +1,428 @@
+"""The command line: a thin adapter that parses, validates and calls the stages.
+
+Exit codes: 0 all done; 1 some episodes or sources failed (the rest done); 2 bad usage or
+config. Errors a user can act on are one line; --verbose adds the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+import click
+
+from . import progress
+from .catalog import Catalog
+from .config import Config, ConfigError, load_config, validate, with_overrides
+from .errors import TranscribeError
+
+log = logging.getLogger("transcribe")
+
+
+class Context:
+    def __init__(self, config_path: Path | None, data: Path | None, output: Path | None):
+        self.config_path = config_path
+        self.data = data
+        self.output = output
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                config = with_overrides(
+                    load_config(self.config_path), data=self.data, output=self.output
+                )
+            except ConfigError as e:
+                raise UsageProblem(str(e)) from e
+            self._config = config
+        return self._config
+
+    def catalog(self) -> Catalog:
+        return Catalog(self.config.catalog_path)
+
+
+class UsageProblem(click.ClickException):
+    """Bad usage or config: exit code 2."""
+
+    exit_code = 2
+
+    def format_message(self) -> str:
+        return self.message
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def speech_options(command):  # noqa: ANN001, ANN201
+    """--model and --engine, shared by the commands that transcribe."""
+    command = click.option(
+        "--engine", help="faster-whisper (default) or another installed engine."
+    )(command)
+    command = click.option(
+        "--model",
+        help="Whisper model name (tiny.en, base, ...) or a model folder. Default: the config's, or tiny.en.",
+    )(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML config naming the sources, articles, model and folders.",
+)
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the catalog and the media (default: data).",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the show notes site (default: output).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars, only errors and the summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Log details, and show tracebacks on errors.")
+@click.version_option(package_name="transcribe")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: Path | None,
+    data: Path | None,
+    output: Path | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """transcribe: podcast and video transcripts, linked to the outlet's articles.
+
+    Fetches episodes from podcast feeds and video sources with yt-dlp, transcribes them with
+    Whisper, links each to the related articles with evidence, and writes show notes
+    (HTML, WebVTT, SRT, Podcasting 2.0 JSON). Runs are incremental: nothing is downloaded
+    or transcribed twice.
+
+    \b
+    Start with:  transcribe demo                     (the bundled demo, offline)
+                 transcribe run --config sources.toml
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("faster_whisper", "httpx", "urllib3", "trafilatura", "htmldate", "courlan"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
+    progress.set_quiet(quiet)
+    ctx.obj = Context(config_path, data, output)
+    ctx.meta["verbose"] = verbose
+
+
+@cli.command()
+@pass_context
+def run(context: Context) -> None:
+    """Run every stage: fetch, transcribe, ingest articles, link, render."""
+    from .pipeline import run_job
+
+    _run_and_report(context.config, run_job)
+
+
+@cli.command()
+@pass_context
+def fetch(context: Context) -> None:
+    """List the config's sources and download new episodes' audio."""
+    from .pipeline import RunReport, fetch_episodes
+
+    with context.catalog() as catalog:
+        report = RunReport()
+        fetch_episodes(context.config, catalog, report)
+    _finish(report.lines()[:1], report.failures)
+
+
+@cli.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@speech_options
+@click.option("--language", help="Language code (en, de, ...); detected when left out.")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["txt", "vtt", "srt", "json"]),
+    multiple=True,
+    help="Output format; repeat for several. Default: txt.",
+)
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write FILE.<format> here instead of printing to stdout.",
+)
+@pass_context
+def speech(
+    context: Context,
+    files: tuple[Path, ...],
+    model: str | None,
+    engine: str | None,
+    language: str | None,
+    formats: tuple[str, ...],
+    output_dir: Path | None,
+) -> None:
+    """Transcribe local audio or video FILES, without a catalog (like the whisper CLI)."""
+    from .files import write_atomic
+    from .formats import FORMATS
+    from .speech import transcribe_audio
+
+    options = _speech_options(context, model, engine, language)
+    failed = []
+    for path in files:
+        bar = progress.bar(None, f"transcribe {path.name}", unit="s")
+        try:
+            transcript = transcribe_audio(path, options, on_progress=partial(_advance, bar))
+        except TranscribeError as e:
+            click.echo(f"{path}: {e}", err=True)
+            failed.append(path)
+            continue
+        finally:
+            bar.close()
+        for extension in formats or ("txt",):
+            text = FORMATS[extension].render(transcript)
+            if output_dir:
+                write_atomic(output_dir / f"{path.stem}.{extension}", text)
+            else:
+                click.echo(text, nl=False)
+        log.info("%s: %.0f s of %s audio", path.name, transcript.duration, transcript.language)
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option("--limit", type=int, default=0, help="At most this many, newest first.")
+@pass_context
+def episodes(context: Context, url: str, as_json: bool, limit: int) -> None:
+    """List what a feed, channel or playlist URL holds, without downloading."""
+    from .fetch import list_source
+
+    config = context.config
+    try:
+        found = list_source(
+            url,
+            limit=limit,
+            timeout=config.fetch.timeout,
+            allow_file_urls=config.fetch.allow_file_urls,
+        )
+    except TranscribeError as e:
+        raise click.ClickException(str(e)) from e
+    for episode in found:
+        record = {
+            "id": episode.id,
+            "title": episode.title,
+            "published": episode.published,
+            "media_url": episode.media_url,
+            "duration": episode.duration,
+        }
+        if as_json:
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            duration = f"{episode.duration / 60:5.1f} min" if episode.duration else "    ? min"
+            click.echo(
+                f"{episode.published[:10] or '?':10}  {duration}  {episode.title}  [{episode.id}]"
+            )
+
+
+@cli.group()
+def articles() -> None:
+    """Manage the related-article catalog."""
+
+
+@articles.command("add")
+@click.argument("sources", nargs=-1, required=True)
+@pass_context
+def articles_add(context: Context, sources: tuple[str, ...]) -> None:
+    """Add articles from SOURCES: RSS/Atom feed URLs, page URLs or .jsonl files
+    (one object a line with title, url, published, text)."""
+    from .articles import ingest_articles
+
+    with context.catalog() as catalog:
+        report = ingest_articles(
+            catalog,
+            list(sources),
+            timeout=context.config.fetch.timeout,
+            allow_file_urls=context.config.fetch.allow_file_urls,
+        )
+        total = catalog.article_count()
+    click.echo(
+        f"articles: {report.added} added, {report.known} already known, {total} in the catalog"
+    )
+    for error in report.errors:
+        click.echo(f"FAILED: {error}", err=True)
+    if report.errors:
+        sys.exit(1)
+
+
+@cli.command()
+@pass_context
+def link(context: Context) -> None:
+    """Link transcribed episodes to related articles (only those whose inputs changed)."""
+    from .pipeline import RunReport, link_episodes
+
+    with context.catalog() as catalog:
+        report = RunReport()
+        link_episodes(context.config, catalog, report)
+    click.echo(f"linking: {report.linked} episodes linked, {report.links} links")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--top", type=int, default=5, show_default=True, help="How many articles to show.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line, best first.")
+@pass_context
+def related(context: Context, file: Path, top: int, as_json: bool) -> None:
+    """Rank the catalog's articles for a transcript (.vtt, .srt, .json) or text FILE."""
+    from .formats import read_transcript
+    from .linking import link_text, link_transcript
+
+    options = replace(context.config.linking, top=top)
+    transcript = read_transcript(file.read_text(encoding="utf-8", errors="replace"), file.suffix)
+    with context.catalog() as catalog:
+        timed = any(s.end > 0 for s in transcript.segments)
+        links = (
+            link_transcript("", transcript, catalog, options)
+            if timed
+            else link_text(transcript.text, catalog, options)
+        )
+    for found in links:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "url": found.article.url,
+                        "title": found.article.title,
+                        "score": found.score,
+                        "published": found.article.published,
+                        "passages": [[m.start, m.end] for m in found.evidence],
+                        "shared_terms": found.shared_terms[:20],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            click.echo(f"{found.score:7.2f}  {found.article.title}  <{found.article.url}>")
+            click.echo(f"         shared: {', '.join(found.shared_terms[:10])}")
+    if not links and not as_json:
+        click.echo("no related articles above the threshold")
+
+
+@cli.command()
+@pass_context
+def render(context: Context) -> None:
+    """Write the show notes site from the catalog (no media needed)."""
+    from .pipeline import render as render_stage
+
+    with context.catalog() as catalog:
+        report = render_stage(context.config, catalog)
+    click.echo(
+        f"render: {report.pages} pages, {report.written} files written to {context.config.output}"
+    )
+
+
+@cli.command()
+@pass_context
+def status(context: Context) -> None:
+    """Show what the catalog holds: episodes by state, articles, links, failures."""
+    path = context.config.catalog_path
+    if not path.exists():
+        click.echo(f"no catalog at {path} yet (transcribe run creates it)")
+        return
+    with context.catalog() as catalog:
+        counts = catalog.summary()
+        failures = catalog.failures()
+    click.echo(f"catalog: {path}")
+    for name, count in counts.items():
+        click.echo(f"  {name:16} {count}")
+    for row in failures:
+        click.echo(
+            f"  failing: {row['title'][:50]} [{row['error_stage']}] {row['error']} (attempts: {row['attempts']})"
+        )
+
+
+@cli.command()
+@click.option("--keep-serving", is_flag=True, hidden=True)
+@pass_context
+def demo(context: Context, keep_serving: bool) -> None:
+    """Run the whole job on the bundled demo: episodes spoken with espeak-ng, served with
+    their feeds on 127.0.0.1, fetched by yt-dlp, transcribed, linked and rendered."""
+    from .demo import build_demo_site, demo_config_text, publish_demo_feeds, serve
+    from .pipeline import run_job
+
+    data = context.data or Path("data/demo")
+    output = context.output or Path("output")
+    site = build_demo_site(data / "site")
+    with serve(site.folder) as base_url:
+        podcast_url, articles_url = publish_demo_feeds(site, base_url)
+        config_file = data / "demo.toml"
+        config_file.write_text(
+            demo_config_text(podcast_url, articles_url, data.resolve(), output.resolve()),
+            encoding="utf-8",
+        )
+        click.echo(
+            f"demo: {site.episodes} episodes and {site.articles} articles served at {base_url}",
+            err=True,
+        )
+        config = load_config(config_file)
+        _run_and_report(config, run_job, exit_on_failure=False)
+    click.echo(f"show notes: {(output / 'index.html').resolve()}")
+
+
+def _run_and_report(config: Config, job, exit_on_failure: bool = True) -> None:  # noqa: ANN001
+    started = time.monotonic()
+    with Catalog(config.catalog_path) as catalog:
+        report = job(config, catalog)
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"done in {time.monotonic() - started:.1f} s")
+    if report.failures and exit_on_failure:
+        sys.exit(1)
+
+
+def _finish(lines: list[str], failures: list) -> None:
+    for line in lines:
+        click.echo(line)
+    for failure in failures:
+        click.echo(f"FAILED {failure.stage}: {failure.what}: {failure.message}", err=True)
+    if failures:
+        sys.exit(1)
+
+
+def _speech_options(context: Context, model: str | None, engine: str | None, language: str | None):  # noqa: ANN202
+    config = context.config
+    options = replace(
+        config.speech,
+        **{k: v for k, v in {"model": model, "engine": engine, "language": language}.items() if v},
+    )
+    try:
+        validate(replace(config, speech=options))
+    except ConfigError as e:
+        raise UsageProblem(str(e)) from e
+    return options
+
+
+def _advance(bar, done: float, total: float) -> None:  # noqa: ANN001
+    if bar.total != round(total, 1):
+        bar.total = round(total, 1)
+    bar.update(round(done, 1) - bar.n)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except TranscribeError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)

@@ -1,0 +1,175 @@
+"""The TOML config, read into frozen dataclasses and validated at the boundary.
+
+Every mistake raises ConfigError with one line that names the key, so the CLI can print it
+and exit with code 2. Relative paths in a config file are taken from the file's folder, so a
+cron job finds the same folders whatever its working directory.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .linking import LinkingOptions
+from .render import RenderOptions
+from .speech import ENGINES, SpeechOptions
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(Exception):
+    """The config (or a command-line override) is not usable; the message names the key."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    url: str  # a podcast feed, a channel, a playlist or one video
+    name: str = ""  # shown in the site instead of the feed's title
+    limit: int = 0  # newest episodes to take from the source; 0 takes all
+    language: str = ""  # force a language for Whisper; "" detects it
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    allow_file_urls: bool = False  # file:// sources are refused unless this is set
+    timeout: float = 30.0  # seconds before a stalled connection counts as failed
+    retries: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    sources: tuple[SourceConfig, ...] = ()
+    articles: tuple[str, ...] = ()  # article feeds, pages or .jsonl files
+    data: Path = Path("data")  # the catalog and the downloaded media
+    output: Path = Path("output")  # the generated site
+    speech: SpeechOptions = field(default_factory=SpeechOptions)
+    linking: LinkingOptions = field(default_factory=LinkingOptions)
+    render: RenderOptions = field(default_factory=RenderOptions)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data / "catalog.sqlite"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data / "media"
+
+
+def load_config(path: Path | None) -> Config:
+    """Read a config file; with no file, the defaults."""
+    if path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file not found: {path}") from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    return parse_config(raw, base=Path(path).resolve().parent)
+
+
+def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> Config:
+    known = {"sources", "articles", "data", "output", "speech", "linking", "render", "fetch"}
+    _no_unknown_keys(raw, known, "")
+    sources = tuple(
+        _section(SourceConfig, item, f"sources[{i}]")
+        for i, item in enumerate(_list(raw.get("sources", []), "sources"))
+    )
+    for i, source in enumerate(sources):
+        if not source.url:
+            raise ConfigError(f"sources[{i}].url: a source needs a url")
+    articles = tuple(_list(raw.get("articles", []), "articles"))
+    for i, item in enumerate(articles):
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"articles[{i}]: expected a URL or a file path, got {item!r}")
+    config = Config(
+        sources=sources,
+        articles=tuple(_resolve_source(a, base) for a in articles),
+        data=base / _str(raw.get("data", "data"), "data"),
+        output=base / _str(raw.get("output", "output"), "output"),
+        speech=_section(SpeechOptions, raw.get("speech", {}), "speech"),
+        linking=_section(LinkingOptions, raw.get("linking", {}), "linking"),
+        render=_section(RenderOptions, raw.get("render", {}), "render"),
+        fetch=_section(FetchConfig, raw.get("fetch", {}), "fetch"),
+    )
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    """Checks of values (not types), shared by the file and command-line overrides."""
+    speech = config.speech
+    _choice(speech.engine, tuple(ENGINES), "speech.engine")
+    _choice(speech.device, DEVICES, "speech.device")
+    _choice(config.render.media, ("remote", "copy"), "render.media")
+    if speech.beam_size < 1:
+        raise ConfigError(f"speech.beam_size: must be at least 1, got {speech.beam_size}")
+    if speech.threads < 0:
+        raise ConfigError(f"speech.threads: must be 0 (all cores) or more, got {speech.threads}")
+    if config.linking.top < 1:
+        raise ConfigError(f"linking.top: must be at least 1, got {config.linking.top}")
+    if config.linking.passage_seconds < 10:
+        raise ConfigError("linking.passage_seconds: must be at least 10")
+    for i, source in enumerate(config.sources):
+        if source.url.startswith("file:") and not config.fetch.allow_file_urls:
+            raise ConfigError(
+                f"sources[{i}].url: file:// URLs are refused unless fetch.allow_file_urls = true"
+            )
+
+
+def with_overrides(config: Config, **paths: Path | None) -> Config:
+    """The config with command-line folders (--data, --output) put over the file's."""
+    return replace(config, **{k: Path(v) for k, v in paths.items() if v is not None})
+
+
+def _section(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table, got {type(raw).__name__}")
+    types = get_type_hints(cls)
+    _no_unknown_keys(raw, {f.name for f in fields(cls)}, where + ".")
+    values = {}
+    for key, value in raw.items():
+        expected = types[key]
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(
+                f"{where}.{key}: expected {expected.__name__}, got {type(value).__name__} {value!r}"
+            )
+        values[key] = value
+    if cls is SourceConfig and "url" not in values:
+        raise ConfigError(f"{where}.url: a source needs a url")
+    return cls(**values)
+
+
+def _no_unknown_keys(raw: dict[str, Any], known: set[str], prefix: str) -> None:
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}: unknown key (known: {', '.join(sorted(known))})")
+
+
+def _list(value: Any, key: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _str(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a folder path, got {value!r}")
+    return value
+
+
+def _choice(value: str, choices: tuple[str, ...], key: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+
+
+def _resolve_source(item: str, base: Path) -> str:
+    """Local article files are taken relative to the config file; URLs are left alone."""
+    if "://" in item:
+        return item
+    return str(base / item)

@@ -1,0 +1,230 @@
+"""The bundled demo: a small invented outlet, spoken, published and served on 127.0.0.1.
+
+`examples/demo/` holds the outlet's articles (HTML pages) and its podcast's episode scripts.
+The demo speaks each script with espeak-ng, encodes it as MP3, writes a podcast feed and an
+article feed, serves them all on a loopback port for the length of the run, and runs the
+whole job on them with the real yt-dlp, Whisper, trafilatura and jinja2. The same pieces
+(speak, the feed writers, serve) build the fixtures of the test suite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from functools import partial
+from pathlib import Path
+
+from lxml import etree
+
+from .errors import TranscribeError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "demo"
+PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+
+
+@dataclass
+class FeedEntry:
+    """One item of a feed the demo or a test publishes."""
+
+    guid: str
+    title: str
+    published: str  # ISO 8601
+    description: str = ""
+    link: str = ""
+    enclosure: str = ""  # path under the served folder, or an absolute URL
+    enclosure_type: str = "audio/mpeg"
+    duration: float | None = None
+    extra: tuple[tuple[str, dict[str, str]], ...] = ()  # (podcast:tag, attributes)
+
+
+def speak(text: str, target: Path, voice: str = "en-us", speed: int = 165) -> Path:
+    """Speak a text into an audio file with espeak-ng; ffmpeg encodes it by the target's
+    extension (.mp3, .m4a, .wav, ...). Cached: an existing target is kept."""
+    if target.exists():
+        return target
+    for tool in ("espeak-ng", "ffmpeg"):
+        if shutil.which(tool) is None:
+            raise TranscribeError(f"{tool} is not installed (make setup installs it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        wav = Path(scratch) / "speech.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), text],
+            check=True,
+            capture_output=True,
+        )
+        partial_file = Path(scratch) / f"encoded{target.suffix}"
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(wav),
+                "-ac",
+                "1",
+                str(partial_file),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        shutil.move(partial_file, target)
+    return target
+
+
+def write_feed(
+    path: Path, title: str, base_url: str, entries: list[FeedEntry], description: str = ""
+) -> Path:
+    """An RSS 2.0 feed with the itunes, podcast and content namespaces."""
+    nsmap = {"itunes": ITUNES_NS, "podcast": PODCAST_NS, "content": CONTENT_NS}
+    rss = etree.Element("rss", nsmap=nsmap, version="2.0")
+    channel = etree.SubElement(rss, "channel")
+    _sub(channel, "title", title)
+    _sub(channel, "link", base_url)
+    _sub(channel, "description", description or title)
+    _sub(channel, "language", "en")
+    for entry in entries:
+        item = etree.SubElement(channel, "item")
+        _sub(item, "guid", entry.guid, isPermaLink="false")
+        _sub(item, "title", entry.title)
+        _sub(
+            item,
+            "pubDate",
+            format_datetime(datetime.fromisoformat(entry.published.replace("Z", "+00:00"))),
+        )
+        if entry.description:
+            _sub(item, "description", entry.description)
+        if entry.link:
+            _sub(item, "link", _absolute(base_url, entry.link))
+        if entry.enclosure:
+            url = _absolute(base_url, entry.enclosure)
+            size = 0
+            local = path.parent / entry.enclosure
+            if "://" not in entry.enclosure and local.exists():
+                size = local.stat().st_size
+            etree.SubElement(
+                item, "enclosure", url=url, type=entry.enclosure_type, length=str(size)
+            )
+        if entry.duration:
+            _sub(item, f"{{{ITUNES_NS}}}duration", str(round(entry.duration)))
+        for tag, attributes in entry.extra:
+            attrs = {k: _absolute(base_url, v) if k == "url" else v for k, v in attributes.items()}
+            etree.SubElement(item, f"{{{PODCAST_NS}}}{tag}", **attrs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(etree.tostring(rss, xml_declaration=True, encoding="utf-8", pretty_print=True))
+    return path
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve a folder over HTTP on 127.0.0.1 (a free port) while the block runs; yields the
+    base URL, ending in "/"."""
+    handler = partial(_QuietHandler, directory=str(directory))
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients that hang up early (yt-dlp probing a file) are not news
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@dataclass
+class DemoSite:
+    folder: Path
+    episodes: int
+    articles: int
+
+
+def build_demo_site(folder: Path, examples: Path = EXAMPLES) -> DemoSite:
+    """Speak the episodes and lay out the articles in `folder` (feeds are written once the
+    server's address is known). Audio is cached by script, so a rerun speaks nothing."""
+    show = json.loads((examples / "episodes.json").read_text(encoding="utf-8"))
+    for episode in show["episodes"]:
+        digest = hashlib.sha256(episode["script"].encode()).hexdigest()[:12]
+        audio = folder / "audio" / f"{episode['guid']}-{digest}.mp3"
+        speak(episode["script"], audio)
+    pages = sorted((examples / "articles").glob("*.html"))
+    (folder / "articles").mkdir(parents=True, exist_ok=True)
+    for page in pages:
+        shutil.copyfile(page, folder / "articles" / page.name)
+    return DemoSite(folder, len(show["episodes"]), len(pages))
+
+
+def publish_demo_feeds(site: DemoSite, base_url: str, examples: Path = EXAMPLES) -> tuple[str, str]:
+    """Write the podcast feed and the article feed for a server at base_url; returns
+    their URLs."""
+    show = json.loads((examples / "episodes.json").read_text(encoding="utf-8"))
+    entries = []
+    for episode in show["episodes"]:
+        digest = hashlib.sha256(episode["script"].encode()).hexdigest()[:12]
+        entries.append(
+            FeedEntry(
+                guid=episode["guid"],
+                title=episode["title"],
+                published=episode["published"],
+                description=episode["description"],
+                enclosure=f"audio/{episode['guid']}-{digest}.mp3",
+            )
+        )
+    info = show["show"]
+    write_feed(site.folder / "podcast.xml", info["title"], base_url, entries, info["description"])
+    articles = []
+    for page in sorted((site.folder / "articles").glob("*.html")):
+        head = etree.HTML(page.read_bytes())
+        title = head.findtext(".//title") or page.stem
+        published = head.xpath("string(//meta[@property='article:published_time']/@content)")
+        articles.append(
+            FeedEntry(
+                guid=page.stem, title=title, published=published, link=f"articles/{page.name}"
+            )
+        )
+    write_feed(site.folder / "articles.xml", info["author"], base_url, articles)
+    return base_url + "podcast.xml", base_url + "articles.xml"
+
+
+def demo_config_text(podcast_url: str, articles_url: str, data: Path, output: Path) -> str:
+    """The config the demo runs with, as a user would write it."""
+    return (
+        f'data = "{data}"\noutput = "{output}"\narticles = ["{articles_url}"]\n\n'
+        f'[[sources]]\nurl = "{podcast_url}"\n\n'
+        '[speech]\nmodel = "tiny.en"\n\n'
+        '[render]\ntitle = "The Millbrook Ledger Weekly: show notes"\nmedia = "copy"\n'
+    )
+
+
+def _sub(parent: etree._Element, tag: str, text: str, **attributes: str) -> etree._Element:
+    element = etree.SubElement(parent, tag, **attributes)
+    element.text = text
+    return element
+
+
+def _absolute(base_url: str, path: str) -> str:
+    return path if "://" in path else base_url + path.lstrip("/")

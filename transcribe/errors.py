@@ -1,0 +1,25 @@
+"""The failures a user can act on, one type each. The CLI prints them as one line."""
+
+
+class TranscribeError(Exception):
+    """Base of the errors the job reports per episode or per command."""
+
+
+class FetchError(TranscribeError):
+    """A source could not be listed or an episode's media could not be downloaded."""
+
+
+class MediaError(TranscribeError):
+    """A media file is missing, empty, corrupt or has no audio."""
+
+
+class NoSpeechError(TranscribeError):
+    """Whisper found no speech in the audio (silence or music)."""
+
+
+class ModelNotFoundError(TranscribeError):
+    """No Whisper model could be found locally or downloaded."""
+
+
+class ArticleError(TranscribeError):
+    """An article source could not be fetched or its text could not be extracted."""

@@ -1,0 +1,230 @@
+"""Reading podcast feeds (RSS 2.0 and Atom) for what yt-dlp leaves out.
+
+yt-dlp lists an RSS feed's enclosures but ignores `<podcast:transcript>`, `<podcast:chapters>`,
+`content:encoded` and the item link, takes no Atom, and gives up on a feed that is not
+well-formed. This parser is lenient (lxml's recovering parser, no entity expansion, no
+network) and returns Episodes; fetch.py merges them with what yt-dlp lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from lxml import etree
+
+from .records import Episode, FeedLink
+
+NS = {
+    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
+    "podcast": "https://podcastindex.org/namespace/1.0",
+    "content": "http://purl.org/rss/1.0/modules/content/",
+    "atom": "http://www.w3.org/2005/Atom",
+    "media": "http://search.yahoo.com/mrss/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+}
+
+
+# Feeds from before the namespace settled use the GitHub address of its documentation.
+PODCAST_NAMESPACES = {
+    NS["podcast"],
+    "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",
+}
+
+
+class NotAFeedError(ValueError):
+    """The document is not an RSS or Atom feed."""
+
+
+@dataclass
+class FeedItem:
+    """One <item> or <entry>, whatever it announces (an episode or an article)."""
+
+    guid: str
+    title: str
+    link: str
+    published: str
+    description: str
+    content_html: str
+    author: str = ""
+    enclosure_url: str = ""
+    enclosure_type: str = ""
+    duration: float | None = None
+    image: str = ""
+    transcripts: list[FeedLink] = field(default_factory=list)
+    chapters_url: str = ""
+
+
+@dataclass
+class Feed:
+    title: str
+    url: str
+    description: str = ""
+    link: str = ""
+    image: str = ""
+    entries: list[FeedItem] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[Episode]:
+        """The entries that carry media, as episodes (the others have nothing to play)."""
+        return [self._episode(e) for e in self.entries if e.enclosure_url]
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for e in self.entries if not e.enclosure_url)
+
+    def _episode(self, entry: FeedItem) -> Episode:
+        return Episode(
+            id=entry.guid or entry.enclosure_url,
+            source=self.url,
+            show=self.title,
+            title=entry.title or entry.guid or entry.enclosure_url,
+            media_url=entry.enclosure_url,
+            published=entry.published,
+            description=entry.description,
+            content_html=entry.content_html,
+            link=entry.link,
+            duration=entry.duration,
+            image=entry.image or self.image,
+            transcripts=entry.transcripts,
+            chapters_url=entry.chapters_url,
+            kind="video" if entry.enclosure_type.startswith("video/") else "audio",
+        )
+
+
+def parse_feed(body: bytes, url: str) -> Feed:
+    """Parse an RSS or Atom document; raises NotAFeedError when it is neither."""
+    parser = etree.XMLParser(
+        recover=True, resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True
+    )
+    try:
+        root = etree.fromstring(body.lstrip(), parser)
+    except etree.XMLSyntaxError as e:
+        raise NotAFeedError(f"{url}: not XML ({e})") from e
+    if root is None:
+        raise NotAFeedError(f"{url}: not XML")
+    tag = etree.QName(root).localname.lower()
+    if tag == "rss" and root.find("channel") is not None:
+        return _rss(root.find("channel"), url)
+    if tag == "feed" and etree.QName(root).namespace == NS["atom"]:
+        return _atom(root, url)
+    raise NotAFeedError(f"{url}: not an RSS or Atom feed (root element <{tag}>)")
+
+
+def looks_like_feed(body: bytes) -> bool:
+    head = body[:2048].lstrip().lower()
+    return head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head
+
+
+def _rss(channel: etree._Element, url: str) -> Feed:
+    feed = Feed(
+        title=_text(channel, "title"),
+        url=url,
+        description=_text(channel, "description"),
+        link=_text(channel, "link"),
+        image=_attr(channel, "itunes:image", "href") or _text(channel, "image/url"),
+    )
+    for item in channel.iterfind("item"):
+        chapters = next(_podcast_tags(item, "chapters"), None)
+        feed.entries.append(
+            FeedItem(
+                guid=_text(item, "guid"),
+                title=_text(item, "title") or _text(item, "itunes:title"),
+                link=_text(item, "link"),
+                published=_date(_text(item, "pubDate")),
+                description=_text(item, "description") or _text(item, "itunes:summary"),
+                content_html=_text(item, "content:encoded"),
+                author=_text(item, "author") or _text(item, "dc:creator"),
+                enclosure_url=_attr(item, "enclosure", "url"),
+                enclosure_type=_attr(item, "enclosure", "type"),
+                duration=parse_duration(_text(item, "itunes:duration")),
+                image=_attr(item, "itunes:image", "href"),
+                transcripts=[
+                    FeedLink(
+                        url=t.get("url", "").strip(),
+                        type=t.get("type", ""),
+                        language=t.get("language", ""),
+                        rel=t.get("rel", ""),
+                    )
+                    for t in _podcast_tags(item, "transcript")
+                    if t.get("url")
+                ],
+                chapters_url=(chapters.get("url", "") if chapters is not None else "").strip(),
+            )
+        )
+    return feed
+
+
+def _atom(root: etree._Element, url: str) -> Feed:
+    feed = Feed(title=_text(root, "atom:title"), url=url, description=_text(root, "atom:subtitle"))
+    for entry in root.iterfind("atom:entry", NS):
+        links = entry.findall("atom:link", NS)
+        enclosure = next((li for li in links if li.get("rel") == "enclosure"), None)
+        page = next(
+            (li.get("href", "") for li in links if li.get("rel", "alternate") == "alternate"), ""
+        )
+        feed.entries.append(
+            FeedItem(
+                guid=_text(entry, "atom:id"),
+                title=_text(entry, "atom:title"),
+                link=page.strip(),
+                published=_date(_text(entry, "atom:published") or _text(entry, "atom:updated")),
+                description=_text(entry, "atom:summary"),
+                content_html=_text(entry, "atom:content"),
+                author=_text(entry, "atom:author/atom:name"),
+                enclosure_url=(enclosure.get("href", "") if enclosure is not None else "").strip(),
+                enclosure_type=enclosure.get("type", "") if enclosure is not None else "",
+            )
+        )
+    return feed
+
+
+def _podcast_tags(element: etree._Element, name: str) -> Iterator[etree._Element]:
+    for child in element:
+        if isinstance(child.tag, str):
+            qname = etree.QName(child)
+            if qname.localname == name and qname.namespace in PODCAST_NAMESPACES:
+                yield child
+
+
+def _text(element: etree._Element, path: str) -> str:
+    found = element.find(path, NS)
+    if found is None:
+        return ""
+    return "".join(found.itertext()).strip()
+
+
+def _attr(element: etree._Element, path: str, name: str) -> str:
+    found = element.find(path, NS)
+    return (found.get(name) or "").strip() if found is not None else ""
+
+
+def _date(value: str) -> str:
+    """RFC 822 (RSS) or ISO 8601 (Atom) -> ISO 8601 in UTC; "" when unreadable."""
+    if not value:
+        return ""
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return ""
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def parse_duration(value: str) -> float | None:
+    """itunes:duration: seconds, or [[HH:]MM:]SS."""
+    if not value:
+        return None
+    try:
+        seconds = 0.0
+        for part in value.strip().split(":"):
+            seconds = seconds * 60 + float(part)
+        return seconds
+    except ValueError:
+        return None

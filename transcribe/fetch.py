@@ -1,0 +1,271 @@
+"""The fetch stage: list each source through yt-dlp, download an episode's audio.
+
+yt-dlp lists and downloads everything. For podcast feeds the feed is also read by
+feeds.py, for the tags yt-dlp ignores, and that reading is the fallback where yt-dlp gives
+up on a feed (Atom, or XML that is not well-formed). A download lands in a scratch folder,
+is checked to decode, and only then is moved into place, so a half-downloaded or corrupt
+file is never where a finished one belongs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import http
+from .errors import FetchError, MediaError
+from .feeds import Feed, NotAFeedError, looks_like_feed, parse_feed
+from .records import Chapter, Episode
+
+log = logging.getLogger(__name__)
+
+ProgressHook = Callable[[dict[str, Any]], None]
+
+
+class _QuietLogger:
+    """yt-dlp's messages go to our log, not to the terminal."""
+
+    def debug(self, msg: str) -> None:
+        log.debug("yt-dlp: %s", msg)
+
+    info = debug
+
+    def warning(self, msg: str) -> None:
+        log.debug("yt-dlp warning: %s", msg)
+
+    def error(self, msg: str) -> None:
+        log.debug("yt-dlp error: %s", msg)
+
+
+def _ydl_options(timeout: float, allow_file_urls: bool, **extra: Any) -> dict[str, Any]:
+    return {
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "logger": _QuietLogger(),
+        "socket_timeout": timeout,
+        "enable_file_urls": allow_file_urls,
+        "noplaylist": True,
+        **extra,
+    }
+
+
+def list_source(
+    url: str, limit: int = 0, timeout: float = 30.0, allow_file_urls: bool = False
+) -> list[Episode]:
+    """The episodes a feed, channel, playlist, video URL or .info.json file holds, newest
+    first (the feed's order), without downloading any media."""
+    from yt_dlp import YoutubeDL
+    from yt_dlp.utils import DownloadError
+
+    if url.startswith("file:") and not allow_file_urls:
+        raise FetchError(f"{url}: file:// URLs are refused unless fetch.allow_file_urls = true")
+    if url.endswith(".info.json") and "://" not in url:
+        return _from_info_json(Path(url), timeout)
+
+    options = _ydl_options(timeout, allow_file_urls, extract_flat="in_playlist", skip_download=True)
+    try:
+        with YoutubeDL(options) as ydl:
+            info = ydl.extract_info(url, download=False)
+    except DownloadError as e:
+        # Atom feeds and feeds that are not well-formed XML: yt-dlp says "Unsupported URL"
+        feed = _read_feed(url, timeout, allow_file_urls)
+        if feed is None:
+            raise FetchError(f"{url}: {_yt_dlp_reason(e)}") from e
+        log.info("%s: read as a feed (%s)", url, _yt_dlp_reason(e))
+        return _limited(feed.items, limit)
+
+    if info.get("_type") != "playlist":
+        return [episode_from_info(info, source=url)]
+    entries = [e for e in info.get("entries") or [] if e]
+    if info.get("extractor_key") == "Generic":
+        feed = _read_feed(url, timeout, allow_file_urls)
+        if feed is not None:  # an RSS feed: the feed's own reading carries more
+            return _limited(_merge(feed, entries), limit)
+    show = info.get("channel") or info.get("uploader") or info.get("title") or ""
+    return _limited([episode_from_info(e, source=url, show=show) for e in entries], limit)
+
+
+def episode_from_info(info: dict[str, Any], source: str, show: str = "") -> Episode:
+    """Map one entry of yt-dlp's info (a video, or a flat playlist entry) to an Episode."""
+    from yt_dlp.utils import unsmuggle_url
+
+    url, smuggled = unsmuggle_url(info.get("webpage_url") or info.get("url") or "", {})
+    episode_id = smuggled.get("force_videoid") or info.get("id") or url
+    if not episode_id or not url:
+        raise FetchError(f"{source}: an entry has neither an id nor a URL")
+    timestamp = info.get("timestamp") or info.get("release_timestamp")
+    published = ""
+    if timestamp:
+        published = datetime.fromtimestamp(timestamp, UTC).isoformat()
+    elif info.get("upload_date"):
+        published = datetime.strptime(info["upload_date"], "%Y%m%d").replace(tzinfo=UTC).isoformat()
+    subtitles = {
+        lang: _best_subtitle_url(tracks)
+        for lang, tracks in (info.get("subtitles") or {}).items()
+        if _best_subtitle_url(tracks)
+    }
+    return Episode(
+        id=str(episode_id),
+        source=source,
+        show=show or info.get("channel") or info.get("uploader") or "",
+        title=info.get("title") or str(episode_id),
+        media_url=url,
+        published=published,
+        description=info.get("description") or "",
+        link=info.get("webpage_url") or "",
+        duration=float(info["duration"]) if info.get("duration") else None,
+        image=info.get("thumbnail") or "",
+        chapters=[
+            Chapter(start=float(c["start_time"]), end=c.get("end_time"), title=c.get("title", ""))
+            for c in info.get("chapters") or []
+        ],
+        subtitles=subtitles,
+        kind="video"
+        if info.get("vcodec") not in (None, "none") or info.get("ie_key") == "Youtube"
+        else "audio",
+    )
+
+
+def download(
+    episode: Episode,
+    media_dir: Path,
+    timeout: float = 30.0,
+    retries: int = 3,
+    allow_file_urls: bool = False,
+    progress: ProgressHook | None = None,
+) -> tuple[Path, float]:
+    """Download an episode's audio into media_dir/<key>.<ext>; returns the path and the
+    duration in seconds, measured by decoding the file (a file that does not decode is
+    refused, whatever the server said)."""
+    from yt_dlp import YoutubeDL
+    from yt_dlp.utils import DownloadError
+
+    scratch = media_dir / ".partial" / episode.key
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    options = _ydl_options(
+        timeout,
+        allow_file_urls,
+        format="bestaudio/best",
+        outtmpl={"default": str(scratch / "media.%(ext)s")},
+        retries=retries,
+        fragment_retries=retries,
+        progress_hooks=[progress] if progress else [],
+        overwrites=True,
+        writesubtitles=False,
+    )
+    try:
+        with YoutubeDL(options) as ydl:
+            if episode.media_url.endswith(".info.json") and "://" not in episode.media_url:
+                ydl.download_with_info_file(episode.media_url)
+            else:
+                ydl.download([episode.media_url])
+        files = [
+            p for p in scratch.iterdir() if p.is_file() and not p.name.endswith((".part", ".ytdl"))
+        ]
+        if len(files) != 1:
+            raise FetchError(
+                f"{episode.media_url}: expected one downloaded file, found {len(files)}"
+            )
+        duration = probe_media(files[0])
+        final = media_dir / f"{episode.key}{files[0].suffix}"
+        os.replace(files[0], final)
+        return final, duration
+    except DownloadError as e:
+        raise FetchError(f"{episode.media_url}: {_yt_dlp_reason(e)}") from e
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def probe_media(path: Path) -> float:
+    """Decode every audio frame of a file; returns its duration in seconds. Raises
+    MediaError for an empty, corrupt or silent-track-less file."""
+    import av
+
+    if not path.exists() or path.stat().st_size == 0:
+        raise MediaError(f"{path.name}: empty file")
+    samples, rate = 0, 0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise MediaError(f"{path.name}: no audio track")
+            stream = container.streams.audio[0]
+            for frame in container.decode(stream):
+                samples += frame.samples
+                rate = frame.sample_rate
+    except MediaError:
+        raise
+    except Exception as e:  # PyAV's errors: InvalidDataError, DecoderNotFoundError, ...
+        raise MediaError(f"{path.name}: does not decode as audio ({e})") from e
+    if not samples or not rate:
+        raise MediaError(f"{path.name}: no audio frames")
+    return samples / rate
+
+
+def _read_feed(url: str, timeout: float, allow_file_urls: bool) -> Feed | None:
+    response = http.get(url, timeout=timeout, allow_file=allow_file_urls)
+    if not looks_like_feed(response.body):
+        return None
+    try:
+        return parse_feed(response.body, url)
+    except NotAFeedError:
+        return None
+
+
+def _merge(feed: Feed, entries: list[dict[str, Any]]) -> list[Episode]:
+    """The feed's items, with what yt-dlp found for the same guid filled in where the feed
+    left it blank (yt-dlp reads itunes:duration and dates its own way)."""
+    by_id = {}
+    for entry in entries:
+        try:
+            episode = episode_from_info(entry, source=feed.url, show=feed.title)
+        except FetchError:
+            continue
+        by_id[episode.id] = episode
+    for item in feed.items:
+        listed = by_id.get(item.id)
+        if listed:
+            item.duration = item.duration or listed.duration
+            item.published = item.published or listed.published
+    return feed.items
+
+
+def _from_info_json(path: Path, timeout: float) -> list[Episode]:
+    """An info dict saved by yt-dlp (--write-info-json): processed by yt-dlp as if it had
+    just extracted it, so its formats and subtitles are resolved the usual way."""
+    from yt_dlp import YoutubeDL
+
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise FetchError(f"{path}: not a readable info JSON file ({e})") from e
+    with YoutubeDL(_ydl_options(timeout, False, skip_download=True)) as ydl:
+        processed = ydl.process_ie_result(info, download=False)
+    episode = episode_from_info(processed, source=str(path))
+    episode.media_url = str(path)
+    return [episode]
+
+
+def _best_subtitle_url(tracks: list[dict[str, Any]]) -> str:
+    """Prefer WebVTT, then SRT, then whatever the first track is."""
+    for ext in ("vtt", "srt"):
+        for track in tracks:
+            if track.get("ext") == ext and track.get("url"):
+                return track["url"]
+    return next((t["url"] for t in tracks if t.get("url")), "")
+
+
+def _limited(episodes: list[Episode], limit: int) -> list[Episode]:
+    return episodes[:limit] if limit else episodes
+
+
+def _yt_dlp_reason(error: Exception) -> str:
+    text = str(error).replace("ERROR: ", "").strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__

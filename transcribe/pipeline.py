@@ -1,0 +1,208 @@
+"""The job: fetch -> speech -> articles -> linking -> render, each stage over the catalog.
+
+Each stage function does its work for every episode that needs it and records the outcome
+in the catalog. A failure on one episode is recorded on that episode (and retried by the
+next run), never the end of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import progress
+from .articles import IngestReport, ingest_articles
+from .catalog import FETCHED, LISTED, TRANSCRIBED, Catalog
+from .config import Config
+from .errors import TranscribeError
+from .fetch import download, list_source
+from .linking import link_transcript
+from .records import Episode
+from .render import RenderReport, render_site
+from .speech import SpeechOptions, transcribe_audio
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Failure:
+    what: str  # an episode id or a source URL
+    stage: str
+    message: str
+
+
+@dataclass
+class RunReport:
+    listed: int = 0
+    new: int = 0
+    downloaded: int = 0
+    already_fetched: int = 0
+    transcribed: int = 0
+    already_transcribed: int = 0
+    audio_seconds: float = 0.0
+    articles: IngestReport = field(default_factory=IngestReport)
+    linked: int = 0
+    links: int = 0
+    rendered: RenderReport | None = None
+    failures: list[Failure] = field(default_factory=list)
+
+    def fail(self, what: str, stage: str, error: Exception) -> None:
+        self.failures.append(Failure(what, stage, str(error)))
+        log.error("%s: %s failed: %s", what, stage, error)
+
+    def lines(self) -> list[str]:
+        """The summary a user reads after a run."""
+        lines = [
+            f"fetch: {self.listed} episodes listed, {self.new} new, {self.downloaded} downloaded"
+            + (
+                f" ({self.already_fetched} already fetched, not downloaded again)"
+                if self.already_fetched
+                else ""
+            ),
+        ]
+        if self.transcribed:
+            lines.append(
+                f"speech: {self.transcribed} episodes transcribed ({self.audio_seconds / 60:.1f} min of audio)"
+                + (f", {self.already_transcribed} already done" if self.already_transcribed else "")
+            )
+        else:
+            lines.append(
+                f"speech: nothing to transcribe ({self.already_transcribed} already transcribed)"
+            )
+        lines.append(
+            f"articles: {self.articles.added} added, {self.articles.known} already known"
+            + (f", {len(self.articles.errors)} failed" if self.articles.errors else "")
+        )
+        lines.append(f"linking: {self.linked} episodes linked, {self.links} links")
+        if self.rendered:
+            lines.append(
+                f"render: {self.rendered.pages} pages, {self.rendered.written} files written"
+            )
+        for failure in self.failures:
+            lines.append(f"FAILED {failure.stage}: {failure.what}: {failure.message}")
+        return lines
+
+
+def run_job(config: Config, catalog: Catalog) -> RunReport:
+    """Every stage, in order."""
+    report = RunReport()
+    fetch_episodes(config, catalog, report)
+    transcribe_episodes(config, catalog, report)
+    report.articles = ingest_articles(
+        catalog,
+        list(config.articles),
+        timeout=config.fetch.timeout,
+        allow_file_urls=config.fetch.allow_file_urls,
+    )
+    link_episodes(config, catalog, report)
+    report.rendered = render(config, catalog)
+    return report
+
+
+def fetch_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
+    """List every source, record its episodes, download the media of those not yet fetched."""
+    for source in config.sources:
+        try:
+            episodes = list_source(
+                source.url,
+                limit=source.limit,
+                timeout=config.fetch.timeout,
+                allow_file_urls=config.fetch.allow_file_urls,
+            )
+        except TranscribeError as e:
+            report.fail(source.url, "list", e)
+            continue
+        for episode in episodes:
+            if source.name:
+                episode.show = source.name
+            report.listed += 1
+            report.new += catalog.record_episode(episode)
+    for episode in catalog.episodes(LISTED):
+        if not any(episode.source == s.url for s in config.sources):
+            continue  # a source no longer in the config: leave it be
+        bar = progress.DownloadBar(f"download {episode.title[:40]}")
+        try:
+            path, duration = download(
+                episode,
+                config.media_dir,
+                timeout=config.fetch.timeout,
+                retries=config.fetch.retries,
+                allow_file_urls=config.fetch.allow_file_urls,
+                progress=bar,
+            )
+        except TranscribeError as e:
+            catalog.mark_failed(episode.id, "fetch", str(e))
+            report.fail(episode.id, "fetch", e)
+            continue
+        finally:
+            bar.close()
+        catalog.mark_fetched(episode.id, path, duration)
+        report.downloaded += 1
+    report.already_fetched = report.listed - report.downloaded - _count_failed(report, "fetch")
+
+
+def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
+    """Transcribe every fetched episode, and re-transcribe those made with other settings."""
+    done = catalog.episodes(TRANSCRIBED)
+    stale = [
+        e
+        for e in done
+        if catalog.transcript_producer(e.id) != _speech_options(config, e).producer()
+    ]
+    report.already_transcribed = len(done) - len(stale)
+    pending = catalog.episodes(FETCHED) + stale
+    if not pending:
+        return
+    total = sum(e.duration or 0 for e in pending) / 60
+    bar = progress.bar(round(total, 1), "transcribe", unit="min", bar_format=None)
+    for episode in pending:
+        before = bar.n
+        media = Path(catalog.progress(episode.id)["media_path"])
+        try:
+            transcript = transcribe_audio(
+                media,
+                _speech_options(config, episode),
+                on_progress=lambda done, _total, start=before: bar.update(
+                    round(start + done / 60, 2) - bar.n
+                ),
+            )
+        except TranscribeError as e:
+            catalog.mark_failed(episode.id, "speech", str(e))
+            report.fail(episode.id, "speech", e)
+            continue
+        catalog.save_transcript(episode.id, transcript)
+        report.transcribed += 1
+        report.audio_seconds += transcript.duration
+    bar.close()
+
+
+def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
+    """Link every transcribed episode whose transcript, articles or settings changed."""
+    stamp = f"{config.linking.producer()};articles={catalog.articles_stamp()}"
+    for episode in catalog.episodes(TRANSCRIBED):
+        producer = f"{stamp};transcript={catalog.transcript_producer(episode.id)}"
+        if catalog.link_producer(episode.id) == producer:
+            continue
+        transcript = catalog.transcript(episode.id)
+        assert transcript is not None  # the episode is in the transcribed state
+        links = link_transcript(episode.id, transcript, catalog, config.linking)
+        catalog.save_links(episode.id, links, producer)
+        report.linked += 1
+        report.links += len(links)
+
+
+def render(config: Config, catalog: Catalog) -> RenderReport:
+    return render_site(catalog, config.output, config.render)
+
+
+def _speech_options(config: Config, episode: Episode) -> SpeechOptions:
+    """The config's speech options, with the language its source sets, if any."""
+    source = next((s for s in config.sources if s.url == episode.source), None)
+    if source and source.language:
+        return replace(config.speech, language=source.language)
+    return config.speech
+
+
+def _count_failed(report: RunReport, stage: str) -> int:
+    return sum(1 for f in report.failures if f.stage == stage)

@@ -1,0 +1,132 @@
+"""The records that pass between the stages of the job.
+
+Each stage takes and returns these plain dataclasses; no raw dicts cross a module boundary.
+Times are seconds from the start of the episode; dates are ISO 8601 strings in UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+_SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def file_key(episode_id: str) -> str:
+    """A file-name-safe key for an episode id: the id itself when it is plainly safe
+    (a YouTube video id, say), otherwise a digest of it, so no feed value ever picks a path."""
+    if _SAFE_KEY.fullmatch(episode_id) and episode_id not in {".", ".."}:
+        return episode_id
+    return "e" + hashlib.sha256(episode_id.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    """A file the publisher links from the feed item (a transcript or chapters)."""
+
+    url: str
+    type: str = ""  # MIME type as the feed gives it
+    language: str = ""
+    rel: str = ""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    start: float
+    title: str
+    url: str = ""
+    end: float | None = None
+
+
+@dataclass
+class Episode:
+    """One episode of a source, as listed by the fetch stage."""
+
+    id: str  # stable: the feed item's guid, or the video id
+    source: str  # the URL of the feed, channel, playlist or video it came from
+    title: str
+    media_url: str  # what yt-dlp downloads: the enclosure, or the video page
+    published: str = ""
+    description: str = ""  # HTML as the publisher wrote it: sanitize before display
+    content_html: str = ""  # content:encoded
+    link: str = ""  # the item's web page
+    duration: float | None = None
+    show: str = ""  # the feed's or channel's title
+    image: str = ""
+    transcripts: list[FeedLink] = field(default_factory=list)
+    chapters_url: str = ""
+    chapters: list[Chapter] = field(default_factory=list)  # chapters the publisher gave
+    subtitles: dict[str, str] = field(default_factory=dict)  # language -> URL (manual only)
+    kind: str = "audio"  # "audio" or "video"
+
+    @property
+    def key(self) -> str:
+        return file_key(self.id)
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+@dataclass
+class Transcript:
+    segments: list[Segment]
+    language: str
+    language_probability: float = 1.0
+    duration: float = 0.0  # seconds of audio
+    origin: str = "whisper"  # "whisper" or "publisher"
+    producer: str = ""  # what made it: engine, model and options
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+@dataclass
+class Article:
+    url: str  # canonical URL: the article's identity
+    title: str
+    text: str
+    published: str = ""
+    author: str = ""
+    source: str = ""  # the feed, page or file it was ingested from
+    outlet: str = ""
+    id: int | None = None  # rowid in the catalog, once stored
+
+
+@dataclass(frozen=True)
+class PassageMatch:
+    """Evidence for a link: one passage of the episode that matched the article."""
+
+    start: float
+    end: float
+    score: float
+    terms: tuple[str, ...]  # the words the passage and the article share
+
+
+@dataclass
+class Link:
+    episode_id: str
+    article: Article
+    score: float
+    evidence: list[PassageMatch]
+
+    @property
+    def shared_terms(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for match in self.evidence:
+            seen.update(dict.fromkeys(match.terms))
+        return list(seen)
