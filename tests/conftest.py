@@ -1,0 +1,61 @@
+"""Fixtures: real audio spoken by espeak-ng, real pages and feeds served on 127.0.0.1.
+
+The Whisper model is loaded once per test run (the engine caches it by settings), so each
+test that transcribes pays only for its own audio.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from transcribe.demo import serve, speak
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder served over HTTP for the whole run; tests write into subfolders of it."""
+    return tmp_path_factory.mktemp("site")
+
+
+@pytest.fixture(scope="session")
+def base_url(site: Path):
+    with serve(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def spoken(site: Path):
+    """speak(text, name) -> the path of an audio file in the served site."""
+
+    def make(text: str, name: str) -> Path:
+        return speak(text, site / "audio" / name)
+
+    return make
+
+
+def silence(path: Path, seconds: float = 6.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "anullsrc=r=16000:cl=mono", "-t", str(seconds), str(path)],
+        check=True,
+    )
+    return path
+
+
+def article_page(title: str, paragraphs: list[str], canonical: str = "", author: str = "Staff") -> str:
+    """A realistic article page: boilerplate around the story, for trafilatura to strip."""
+    from html import escape
+
+    body = "\n".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+    link = f'<link rel="canonical" href="{escape(canonical)}">' if canonical else ""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{escape(title)}</title>
+<meta name="author" content="{escape(author)}">{link}</head>
+<body><header><nav><a href="/">Home</a> <a href="/news">News</a></nav></header>
+<article><h1>{escape(title)}</h1><p class="byline">By {escape(author)}</p>{body}</article>
+<footer><p>Copyright 2026 The Test Gazette. All rights reserved.</p></footer></body></html>"""

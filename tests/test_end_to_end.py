@@ -1,0 +1,240 @@
+"""The whole job over a feed served on 127.0.0.1: real yt-dlp, Whisper, trafilatura, SQLite.
+
+One feed carries good episodes and bad ones (a 404 enclosure, random bytes, silence, script
+payloads in its fields); the job must finish the good ones, report the bad ones per episode,
+and record nothing as done that is not. A rerun does nothing; a fixed episode is picked up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import article_page, silence
+
+from transcribe.cli import cli
+from transcribe.demo import FeedEntry, write_feed
+
+pytestmark = pytest.mark.slow
+
+BRIDGE = (
+    "Welcome to the Gazette podcast. The Harlow Bridge over Tanner Creek closes on Monday "
+    "for fourteen weeks. Public Works Director Dana Whitcombe says Keystone Span Builders "
+    "will replace the concrete deck, and drivers must take the Quarry Road detour."
+)
+LIBRARY = (
+    "Now to the council. The city council voted five to two to build a new library branch "
+    "in the Eastgate neighborhood. Councilmember Rosa Gable says the branch will open on "
+    "Hardware Street with a reading garden and study rooms for students."
+)
+ARTICLES = {
+    "bridge": (
+        "Harlow Bridge to close for repairs",
+        [
+            "The Harlow Bridge over Tanner Creek will close on Monday for fourteen weeks of repairs.",
+            "Public Works Director Dana Whitcombe said Keystone Span Builders won the contract to "
+            "replace the concrete deck and repair corroded steel beams under the span.",
+            "Drivers will follow a detour along Quarry Road, which adds several minutes to a trip "
+            "across town, and trucks will be sent to the interchange instead.",
+        ],
+    ),
+    "library": (
+        "Council approves Eastgate library branch",
+        [
+            "The city council voted five to two on Tuesday to build a library branch in Eastgate.",
+            "Councilmember Rosa Gable, who represents the neighborhood, said the branch on "
+            "Hardware Street will have a reading garden, study rooms and a children's corner.",
+            "Construction is expected to begin in the spring, and the branch should open its "
+            "doors to readers the following year.",
+        ],
+    ),
+    "buses": (
+        "Electric buses join the number seven line",
+        [
+            "Millbrook Transit put six electric buses into service on the number seven line.",
+            "The buses charge overnight at the depot on Canal Avenue and run every twelve "
+            "minutes between the railway station and the hospital.",
+            "Riders praised the quiet ride, and the agency plans to replace its diesel fleet "
+            "within a decade if funding allows.",
+        ],
+    ),
+}
+PAYLOAD_TITLE = "Bridge news <script>window.__pwned = 1</script>"
+PAYLOAD_DESCRIPTION = (
+    '<p>Listen <a href="javascript:alert(1)">here</a><img src=x onerror="alert(1)">'
+    "<script>alert(2)</script><em>kept</em></p>"
+)
+
+
+@pytest.fixture(scope="module")
+def outlet(site: Path, base_url: str, spoken) -> dict:
+    folder = site / "e2e"
+    spoken(BRIDGE, "e2e-bridge.mp3")
+    spoken(LIBRARY, "e2e-library.m4a")
+    silence(site / "audio" / "e2e-silence.mp3")
+    (site / "audio" / "e2e-random.mp3").write_bytes(os.urandom(40_000))
+    for slug, (title, paragraphs) in ARTICLES.items():
+        page = folder / "articles" / f"{slug}.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(article_page(title, paragraphs, canonical=f"https://gazette.example/{slug}"))
+    write_feed(
+        folder / "articles.xml",
+        "The Test Gazette",
+        base_url,
+        [
+            FeedEntry(slug, title, "2026-10-05T09:00:00Z", link=f"e2e/articles/{slug}.html")
+            for slug, (title, _) in ARTICLES.items()
+        ],
+    )
+    episodes = [
+        FeedEntry("ep-bridge", "The bridge closes", "2026-10-07T18:00:00Z",
+                  "<p>This week: the <em>bridge</em>.</p>", enclosure="audio/e2e-bridge.mp3"),
+        FeedEntry("ep-library", "A library for Eastgate", "2026-10-08T18:00:00Z",
+                  enclosure="audio/e2e-library.m4a", enclosure_type="audio/mp4"),
+        FeedEntry("ep-missing", "Gone", "2026-10-09T18:00:00Z", enclosure="audio/e2e-missing.mp3"),
+        FeedEntry("ep-random", "Noise", "2026-10-10T18:00:00Z", enclosure="audio/e2e-random.mp3"),
+        FeedEntry("ep-silence", "Quiet", "2026-10-11T18:00:00Z", enclosure="audio/e2e-silence.mp3"),
+        FeedEntry("../../etc/passwd", PAYLOAD_TITLE, "2026-10-06T18:00:00Z", PAYLOAD_DESCRIPTION,
+                  enclosure="audio/e2e-bridge.mp3"),
+    ]
+    write_feed(folder / "podcast.xml", "Gazette <b>Weekly</b>", base_url, episodes)
+    (folder / "not-a-feed.html").write_text("<html><body><p>No feed here</p></body></html>")
+    root = folder / "job"
+    config = root / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'data = "data"\noutput = "site"\narticles = ["{base_url}e2e/articles.xml"]\n'
+        f'[[sources]]\nurl = "{base_url}e2e/podcast.xml"\n'
+        f'[[sources]]\nurl = "{base_url}e2e/not-a-feed.html"\n'
+        '[render]\nmedia = "copy"\n'
+    )
+    return {"root": root, "config": config, "site": folder}
+
+
+@pytest.fixture(scope="module")
+def first_run(outlet: dict):
+    return CliRunner().invoke(cli, ["-q", "--config", str(outlet["config"]), "run"])
+
+
+def catalog(outlet: dict) -> sqlite3.Connection:
+    db = sqlite3.connect(outlet["root"] / "data" / "catalog.sqlite")
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def test_run_finishes_good_episodes_and_reports_bad_ones(outlet, first_run):
+    assert first_run.exit_code == 1, first_run.output  # some episodes failed, the rest done
+    out = first_run.output
+    assert "FAILED fetch: ep-missing" in out and "404" in out
+    assert "FAILED fetch: ep-random" in out and "decode" in out
+    assert "FAILED speech: ep-silence" in out and "no speech" in out
+    assert "not-a-feed.html" in out
+    with catalog(outlet) as db:
+        states = dict(db.execute("SELECT id, state FROM episodes"))
+        errors = dict(db.execute("SELECT id, error FROM episodes WHERE error != ''"))
+    assert states == {
+        "ep-bridge": "transcribed",
+        "ep-library": "transcribed",
+        "../../etc/passwd": "transcribed",
+        "ep-missing": "listed",
+        "ep-random": "listed",
+        "ep-silence": "fetched",
+    }
+    assert set(errors) == {"ep-missing", "ep-random", "ep-silence"}
+
+
+def test_transcripts_hold_the_spoken_words(outlet, first_run):
+    with catalog(outlet) as db:
+        text = " ".join(
+            r[0] for r in db.execute("SELECT text FROM segments WHERE episode_id = 'ep-library'")
+        ).lower()
+        language = db.execute(
+            "SELECT language FROM transcripts WHERE episode_id = 'ep-library'"
+        ).fetchone()[0]
+        words = json.loads(
+            db.execute("SELECT words FROM segments WHERE episode_id = 'ep-bridge'").fetchone()[0]
+        )
+    assert language == "en"
+    for word in ("council", "library", "neighborhood", "hardware street", "students"):
+        assert word in text
+    assert words and all(w["end"] >= w["start"] for w in words)
+
+
+def test_each_episode_links_to_its_article_and_not_the_others(outlet, first_run):
+    with catalog(outlet) as db:
+        links = {}
+        for episode_id, url, evidence in db.execute(
+            "SELECT l.episode_id, a.url, l.evidence FROM links l JOIN articles a"
+            " ON a.id = l.article_id ORDER BY l.episode_id, l.rank"
+        ):
+            links.setdefault(episode_id, []).append(url)
+            assert json.loads(evidence)[0]["terms"]  # every link says why
+        articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert articles == 3
+    assert links["ep-bridge"] == ["https://gazette.example/bridge"]
+    assert links["ep-library"] == ["https://gazette.example/library"]
+
+
+def test_site_files_are_written_and_name_no_path_from_the_feed(outlet, first_run):
+    site = outlet["root"] / "site"
+    index = (site / "index.html").read_text()
+    assert "The bridge closes" in index and "A library for Eastgate" in index
+    assert "Gone" not in index  # failed episodes get no page
+    for extension in ("html", "vtt", "srt", "txt", "json"):
+        assert (site / "episodes" / f"ep-bridge.{extension}").is_file()
+    vtt = (site / "episodes" / "ep-bridge.vtt").read_text()
+    assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> ")
+    transcript = json.loads((site / "episodes" / "ep-bridge.json").read_text())
+    assert transcript["version"] == "1.0.0"
+    assert {"startTime", "endTime", "body"} <= set(transcript["segments"][0])
+    page = (site / "episodes" / "ep-bridge.html").read_text()
+    assert 'src="../media/ep-bridge.mp3"' in page and "Harlow Bridge to close" in page
+    written = {p.resolve() for p in outlet["root"].rglob("*")}
+    assert all(str(p).startswith(str(outlet["root"].resolve())) for p in written)
+    assert not list(outlet["root"].rglob("passwd*"))
+    leftovers = [p for p in written if p.is_file() and (".part" in p.name or p.suffix == ".tmp")]
+    assert not leftovers
+
+
+def test_feed_payloads_render_inert(outlet, first_run):
+    site = outlet["root"] / "site"
+    pages = [p for p in (site / "episodes").glob("e*.html") if p.name != "ep-bridge.html"]
+    payload_page = next(p for p in pages if "Bridge news" in p.read_text())
+    html = payload_page.read_text() + (site / "index.html").read_text()
+    assert "<script>window.__pwned" not in html
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
+    assert "onerror" not in html and "javascript:" not in html and "alert(2)" not in html
+    assert "<em>kept</em>" in payload_page.read_text()
+    assert "Gazette &lt;b&gt;Weekly&lt;/b&gt;" in html
+
+
+def test_rerun_downloads_and_transcribes_nothing_then_picks_up_a_fixed_episode(
+    outlet, first_run, site
+):
+    media = outlet["root"] / "data" / "media" / "ep-bridge.mp3"
+    stamp = media.stat().st_mtime_ns
+    with catalog(outlet) as db:
+        created = dict(db.execute("SELECT episode_id, created_at FROM transcripts"))
+    again = CliRunner().invoke(cli, ["-q", "--config", str(outlet["config"]), "run"])
+    assert "0 new, 0 downloaded" in again.output
+    assert "speech: nothing to transcribe (3 already transcribed)" in again.output
+    assert "linking: 0 episodes linked" in again.output
+    assert media.stat().st_mtime_ns == stamp
+    with catalog(outlet) as db:
+        assert dict(db.execute("SELECT episode_id, created_at FROM transcripts")) == created
+        attempts = db.execute("SELECT attempts FROM episodes WHERE id = 'ep-missing'").fetchone()[0]
+    assert attempts == 2  # a failed download is retried on the next run
+
+    (site / "audio" / "e2e-missing.mp3").write_bytes((site / "audio" / "e2e-bridge.mp3").read_bytes())
+    fixed = CliRunner().invoke(cli, ["-q", "--config", str(outlet["config"]), "run"])
+    assert "1 downloaded" in fixed.output and "speech: 1 episodes transcribed" in fixed.output
+    with catalog(outlet) as db:
+        state, error = db.execute(
+            "SELECT state, error FROM episodes WHERE id = 'ep-missing'"
+        ).fetchone()
+        assert (state, error) == ("transcribed", "")
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
