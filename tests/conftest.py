@@ -41,14 +41,28 @@ def spoken(site: Path):
 def silence(path: Path, seconds: float = 6.0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-         "anullsrc=r=16000:cl=mono", "-t", str(seconds), str(path)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=16000:cl=mono",
+            "-t",
+            str(seconds),
+            str(path),
+        ],
         check=True,
     )
     return path
 
 
-def article_page(title: str, paragraphs: list[str], canonical: str = "", author: str = "Staff") -> str:
+def article_page(
+    title: str, paragraphs: list[str], canonical: str = "", author: str = "Staff"
+) -> str:
     """A realistic article page: boilerplate around the story, for trafilatura to strip."""
     from html import escape
 

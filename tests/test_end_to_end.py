@@ -80,7 +80,9 @@ def outlet(site: Path, base_url: str, spoken) -> dict:
     for slug, (title, paragraphs) in ARTICLES.items():
         page = folder / "articles" / f"{slug}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(article_page(title, paragraphs, canonical=f"https://gazette.example/{slug}"))
+        page.write_text(
+            article_page(title, paragraphs, canonical=f"https://gazette.example/{slug}")
+        )
     write_feed(
         folder / "articles.xml",
         "The Test Gazette",
@@ -91,15 +93,30 @@ def outlet(site: Path, base_url: str, spoken) -> dict:
         ],
     )
     episodes = [
-        FeedEntry("ep-bridge", "The bridge closes", "2026-10-07T18:00:00Z",
-                  "<p>This week: the <em>bridge</em>.</p>", enclosure="audio/e2e-bridge.mp3"),
-        FeedEntry("ep-library", "A library for Eastgate", "2026-10-08T18:00:00Z",
-                  enclosure="audio/e2e-library.m4a", enclosure_type="audio/mp4"),
+        FeedEntry(
+            "ep-bridge",
+            "The bridge closes",
+            "2026-10-07T18:00:00Z",
+            "<p>This week: the <em>bridge</em>.</p>",
+            enclosure="audio/e2e-bridge.mp3",
+        ),
+        FeedEntry(
+            "ep-library",
+            "A library for Eastgate",
+            "2026-10-08T18:00:00Z",
+            enclosure="audio/e2e-library.m4a",
+            enclosure_type="audio/mp4",
+        ),
         FeedEntry("ep-missing", "Gone", "2026-10-09T18:00:00Z", enclosure="audio/e2e-missing.mp3"),
         FeedEntry("ep-random", "Noise", "2026-10-10T18:00:00Z", enclosure="audio/e2e-random.mp3"),
         FeedEntry("ep-silence", "Quiet", "2026-10-11T18:00:00Z", enclosure="audio/e2e-silence.mp3"),
-        FeedEntry("../../etc/passwd", PAYLOAD_TITLE, "2026-10-06T18:00:00Z", PAYLOAD_DESCRIPTION,
-                  enclosure="audio/e2e-bridge.mp3"),
+        FeedEntry(
+            "../../etc/passwd",
+            PAYLOAD_TITLE,
+            "2026-10-06T18:00:00Z",
+            PAYLOAD_DESCRIPTION,
+            enclosure="audio/e2e-bridge.mp3",
+        ),
     ]
     write_feed(folder / "podcast.xml", "Gazette <b>Weekly</b>", base_url, episodes)
     (folder / "not-a-feed.html").write_text("<html><body><p>No feed here</p></body></html>")
@@ -229,7 +246,9 @@ def test_rerun_downloads_and_transcribes_nothing_then_picks_up_a_fixed_episode(
         attempts = db.execute("SELECT attempts FROM episodes WHERE id = 'ep-missing'").fetchone()[0]
     assert attempts == 2  # a failed download is retried on the next run
 
-    (site / "audio" / "e2e-missing.mp3").write_bytes((site / "audio" / "e2e-bridge.mp3").read_bytes())
+    (site / "audio" / "e2e-missing.mp3").write_bytes(
+        (site / "audio" / "e2e-bridge.mp3").read_bytes()
+    )
     fixed = CliRunner().invoke(cli, ["-q", "--config", str(outlet["config"]), "run"])
     assert "1 downloaded" in fixed.output and "speech: 1 episodes transcribed" in fixed.output
     with catalog(outlet) as db:

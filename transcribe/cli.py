@@ -145,9 +145,7 @@ def fetch(context: Context) -> None:
 
 
 @cli.command()
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @speech_options
 @click.option("--language", help="Language code (en, de, ...); detected when left out.")
 @click.option(
@@ -173,12 +171,23 @@ def speech(
     formats: tuple[str, ...],
     output_dir: Path | None,
 ) -> None:
-    """Transcribe local audio or video FILES, without a catalog (like the whisper CLI)."""
+    """Transcribe local audio or video FILES, without a catalog (like the whisper CLI).
+
+    With no FILES, transcribe the catalog's fetched episodes (the speech stage of `run`).
+    """
     from .files import write_atomic
     from .formats import FORMATS
     from .speech import transcribe_audio
 
     options = _speech_options(context, model, engine, language)
+    if not files:
+        from .pipeline import RunReport, transcribe_episodes
+
+        with context.catalog() as catalog:
+            report = RunReport()
+            transcribe_episodes(replace(context.config, speech=options), catalog, report)
+        _finish(report.lines()[1:2], report.failures)
+        return
     failed = []
     for path in files:
         bar = progress.bar(None, f"transcribe {path.name}", unit="s")

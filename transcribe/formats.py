@@ -6,6 +6,7 @@ found through FORMATS, so each can be tested against a StringIO.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -144,6 +145,6 @@ def _read_cues(text: str) -> list[Segment]:
                 start = g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 1000
                 end = g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 1000
                 body = re.sub(r"<[^>]+>", "", " ".join(lines[i + 1 :]))
-                segments.append(Segment(start, end, body.strip()))
+                segments.append(Segment(start, end, html.unescape(body).strip()))
                 break
     return segments

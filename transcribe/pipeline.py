@@ -155,7 +155,7 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
     if not pending:
         return
     total = sum(e.duration or 0 for e in pending) / 60
-    bar = progress.bar(round(total, 1), "transcribe", unit="min", bar_format=None)
+    bar = progress.bar(round(total, 1), "transcribe", unit="min")
     for episode in pending:
         before = bar.n
         media = Path(catalog.progress(episode.id)["media_path"])

@@ -1,0 +1,78 @@
+"""Article ingestion from pages, feeds and JSONL, into a real catalog and FTS5 index."""
+
+from __future__ import annotations
+
+from conftest import SHARED, article_page
+
+from transcribe.articles import extract_article, ingest_articles
+from transcribe.catalog import Catalog
+from transcribe.demo import FeedEntry, write_feed
+
+STORY = [
+    "The Kessling ferry terminal reopened on Friday after a three-week strike by dock staff.",
+    "The Dockworkers Union said members accepted a pay offer from Nordlys Lines, which runs "
+    "the crossings to the islands of Torvik and Hallam.",
+    "Travellers queued from dawn, and the first sailing left at seven with every seat taken.",
+]
+
+
+def test_extraction_keeps_the_story_and_drops_the_boilerplate():
+    html = article_page(
+        "Ferries sail again", STORY, canonical="https://n.example/ferries", author="Ada Lind"
+    )
+    article = extract_article(html, "http://127.0.0.1:1/ferries.html")
+    assert article.url == "https://n.example/ferries"  # the canonical URL is the identity
+    assert article.title == "Ferries sail again" and article.author == "Ada Lind"
+    assert "Nordlys Lines" in article.text and "All rights reserved" not in article.text
+
+
+def test_feed_and_pages_ingest_once_and_a_dead_page_is_one_error(site, base_url, tmp_path):
+    folder = site / "articles-test"
+    folder.mkdir(exist_ok=True)
+    (folder / "ferries.html").write_text(article_page("Ferries sail again", STORY))
+    (folder / "short.html").write_text(article_page("Brief", ["Too short to be news."]))
+    write_feed(
+        folder / "feed.xml",
+        "Island News",
+        base_url,
+        [
+            FeedEntry(
+                "1", "Ferries sail again", "2026-10-01T08:00:00Z", link="articles-test/ferries.html"
+            ),
+            FeedEntry("2", "Gone", "2026-10-02T08:00:00Z", link="articles-test/missing.html"),
+            FeedEntry("3", "Brief", "2026-10-03T08:00:00Z", link="articles-test/short.html"),
+        ],
+    )
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        report = ingest_articles(catalog, [base_url + "articles-test/feed.xml"])
+        assert report.added == 1 and len(report.errors) == 2
+        assert any("missing.html: HTTP 404" in e for e in report.errors)
+        assert any("too short" in e for e in report.errors)
+        [article] = catalog.articles()
+        assert article.published == "2026-10-01T08:00:00+00:00" and article.outlet == "Island News"
+        assert catalog.search_articles(catalog.tokenize("Nordlys ferry"))[0][0] == article.id
+
+        again = ingest_articles(catalog, [base_url + "articles-test/feed.xml"])
+        assert again.added == 0 and again.known == 1  # fetched once, by URL
+        page = ingest_articles(catalog, [base_url + "articles-test/ferries.html"])
+        assert page.added == 0 and page.known == 1  # same article, reached as a page
+        assert catalog.article_count() == 1
+
+
+def test_real_news_jsonl_ingests_and_indexes(tmp_path):
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        report = ingest_articles(catalog, [str(SHARED / "news" / "ukraine-war-dev.jsonl")])
+        assert report.added == 224 and not report.errors
+        hits = catalog.search_articles(catalog.tokenize("Zaporizhzhia nuclear power plant"), 5)
+        assert len(hits) == 5
+        assert "Zaporizhzhia" in catalog.article(hits[0][0]).text
+        assert (
+            ingest_articles(catalog, [str(SHARED / "news" / "ukraine-war-dev.jsonl")]).known == 224
+        )
+
+
+def test_a_missing_source_is_a_clear_error(tmp_path):
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        report = ingest_articles(catalog, [str(tmp_path / "nope.jsonl"), "http://127.0.0.1:9/rss"])
+    assert report.added == 0 and len(report.errors) == 2
+    assert "nope.jsonl" in report.errors[0] and "127.0.0.1:9" in report.errors[1]

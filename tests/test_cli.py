@@ -1,0 +1,144 @@
+"""The command line through click's CliRunner, against real files and a real catalog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SHARED
+
+from transcribe.cli import cli
+from transcribe.config import ConfigError, load_config
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("data = 3", "data"),
+        ('[speech]\nengine = "whisper.cpp"', "speech.engine"),
+        ("[speech]\nbeam_size = 0", "speech.beam_size"),
+        ('[speech]\nbeam_size = "five"', "speech.beam_size"),
+        ("[speech]\ncolour = 1", "speech.colour"),
+        ('[[sources]]\nname = "no url"', "sources[0].url"),
+        ('[[sources]]\nurl = "file:///tmp/feed.xml"', "sources[0].url"),
+        ('[render]\nmedia = "stream"', "render.media"),
+        ("[linking]\ntop = 0", "linking.top"),
+        ("sources = [", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_key_and_exit_code_2(tmp_path, text, key):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        load_config(config)
+    result = invoke("--config", str(config), "status")
+    assert result.exit_code == 2
+    assert key in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_config_paths_are_relative_to_the_config_file(tmp_path):
+    config = tmp_path / "conf" / "sources.toml"
+    config.parent.mkdir()
+    config.write_text(
+        'data = "d"\noutput = "o"\narticles = ["news.jsonl", "https://x.example/rss"]'
+    )
+    loaded = load_config(config)
+    assert loaded.data == config.parent / "d" and loaded.output == config.parent / "o"
+    assert loaded.articles == (str(config.parent / "news.jsonl"), "https://x.example/rss")
+
+
+def test_example_configs_are_valid():
+    from pathlib import Path
+
+    for example in sorted(Path(__file__).parents[1].glob("examples/*.toml")):
+        assert load_config(example).sources, example
+
+
+def test_every_command_is_documented_in_help_and_readme():
+    readme = Path(__file__).parents[1] / "README.md"
+    readme_text = readme.read_text() if readme.exists() else ""
+    top = invoke("--help")
+    assert top.exit_code == 0
+    for name, command in cli.commands.items():
+        assert command.help, name
+        assert name in top.output
+        assert f"transcribe {name}" in readme_text, f"README does not show `transcribe {name}`"
+        assert invoke(name, "--help").exit_code == 0
+
+
+def test_episodes_lists_a_feed_as_json_lines(site, base_url):
+    (site / "cli").mkdir(exist_ok=True)
+    (site / "cli" / "feed.xml").write_bytes((SHARED / "feeds" / "homegrown-hits.xml").read_bytes())
+    result = invoke("episodes", "--json", base_url + "cli/feed.xml")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert len(records) == 4
+    assert set(records[0]) == {"id", "title", "published", "media_url", "duration"}
+    plain = invoke("episodes", "--limit", "1", base_url + "cli/feed.xml")
+    assert plain.exit_code == 0 and len(plain.output.splitlines()) == 1
+
+
+def test_articles_add_then_related_ranks_them(tmp_path):
+    articles = tmp_path / "news.jsonl"
+    articles.write_text(
+        json.dumps(
+            {
+                "url": "https://n.example/a",
+                "title": "Ferry strike ends",
+                "published": "2026-01-01",
+                "text": "The ferry strike at Kessling pier ended "
+                "after the Dockworkers Union accepted the offer from Nordlys Lines. " * 3,
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "url": "https://n.example/b",
+                "title": "Museum reopens",
+                "text": "The Hallam museum reopened its Viking gallery with a longship "
+                "model built by volunteers from Torvik. " * 3,
+            }
+        )
+        + "\nnot json\n"
+    )
+    data = tmp_path / "data"
+    added = invoke("--data", str(data), "articles", "add", str(articles))
+    assert added.exit_code == 1  # the broken line is reported
+    assert "2 added" in added.output and "not an article record" in added.output
+    again = invoke("--data", str(data), "articles", "add", str(articles))
+    assert "0 added, 2 already known" in again.output
+
+    query = tmp_path / "episode.txt"
+    query.write_text(
+        "Good news from Kessling pier this morning: the ferry strike is over. The Dockworkers "
+        "Union voted to accept the offer Nordlys Lines put on the table, so the ferries run "
+        "again and the strike that kept the pier closed has ended."
+    )
+    related = invoke("--data", str(data), "related", "--json", str(query))
+    assert related.exit_code == 0, related.output
+    ranked = [json.loads(line) for line in related.output.splitlines()]
+    assert [r["url"] for r in ranked] == ["https://n.example/a"]
+    assert {"url", "title", "score"} <= set(ranked[0]) and ranked[0]["score"] > 0
+
+    status = invoke("--data", str(data), "status")
+    assert "articles" in status.output and " 2" in status.output
+
+
+@pytest.mark.slow
+def test_speech_command_writes_each_format(tmp_path, spoken):
+    clip = spoken("The quick brown fox jumps over the lazy dog.", "cli-fox.mp3")
+    result = invoke("speech", str(clip), "--format", "vtt", "--format", "json", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cli-fox.vtt").read_text().startswith("WEBVTT")
+    body = json.loads((tmp_path / "cli-fox.json").read_text())["segments"][0]["body"].lower()
+    assert "quick brown fox" in body
+    printed = invoke("speech", str(clip))
+    assert "quick brown fox" in printed.output.lower()
+    missing_model = invoke("speech", str(clip), "--model", "no-such-model-xyz")
+    assert missing_model.exit_code != 0

@@ -1,0 +1,102 @@
+"""Real podcast feeds (../shared/data/feeds), listed through yt-dlp from 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import SHARED
+
+from transcribe.errors import FetchError
+from transcribe.feeds import parse_feed
+from transcribe.fetch import list_source
+
+# file: (items, items with a podcast:transcript tag... counted as tags, items with chapters)
+FEEDS = {
+    "pc20rss.xml": (56, 47, 48),
+    "no-agenda.xml": (29, 29, 29),  # not well-formed: an undefined entity
+    "themnshow.xml": (54, 56, 54),
+    "homegrown-hits.xml": (4, 0, 4),
+    "sentimental-garbage.xml": (138, 0, 0),  # whitespace before the XML declaration
+    "1865.xml": (61, 0, 0),
+    "animated-no-agenda.xml": (20, 0, 0),
+    "changing-the-tide.xml": (15, 0, 0),
+    "dk-podcast.xml": (59, 0, 0),
+    "launched.xml": (36, 0, 0),
+}
+
+
+@pytest.fixture(scope="module")
+def feeds_url(site, base_url):
+    folder = site / "feeds"
+    shutil.copytree(SHARED / "feeds", folder, dirs_exist_ok=True)
+    return base_url + "feeds/"
+
+
+@pytest.mark.parametrize("name", sorted(FEEDS))
+def test_every_real_feed_lists_all_its_items(feeds_url, name):
+    items, transcripts, chapters = FEEDS[name]
+    episodes = list_source(feeds_url + name)
+    assert len(episodes) == items
+    assert len({e.id for e in episodes}) == items  # stable, distinct ids
+    assert sum(len(e.transcripts) for e in episodes) == transcripts
+    assert sum(bool(e.chapters_url) for e in episodes) == chapters
+    assert all(e.media_url.startswith("http") and e.title for e in episodes)
+
+
+def test_feed_fields_that_yt_dlp_ignores_are_read(feeds_url):
+    episodes = list_source(feeds_url + "pc20rss.xml")
+    newest = episodes[0]
+    assert newest.id == "PC2057"
+    assert newest.published == "2021-10-08T18:55:32+00:00"
+    assert newest.transcripts[0].url == "https://mp3s.nashownotes.com/PC20-57-Captions.srt"
+    assert newest.transcripts[0].type == "application/srt"
+    assert newest.chapters_url.endswith("/PC2057")
+    videos = list_source(feeds_url + "animated-no-agenda.xml")
+    assert {e.kind for e in videos} == {"video"}
+
+
+def test_limit_takes_the_newest(feeds_url):
+    assert [e.id for e in list_source(feeds_url + "1865.xml", limit=2)] == [
+        e.id for e in list_source(feeds_url + "1865.xml")[:2]
+    ]
+
+
+def test_atom_feed_is_read_where_yt_dlp_refuses_it(site, base_url):
+    atom = site / "feeds" / "atom.xml"
+    atom.parent.mkdir(exist_ok=True)
+    atom.write_text(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom show</title>'
+        "<entry><id>urn:ep:1</id><title>One</title><updated>2026-01-02T03:04:05Z</updated>"
+        '<link rel="enclosure" type="audio/mpeg" href="http://127.0.0.1:9/one.mp3"/></entry>'
+        "<entry><id>urn:ep:2</id><title>No media</title></entry></feed>"
+    )
+    episodes = list_source(base_url + "feeds/atom.xml")
+    assert [(e.id, e.title, e.published, e.show) for e in episodes] == [
+        ("urn:ep:1", "One", "2026-01-02T03:04:05+00:00", "Atom show")
+    ]
+
+
+def test_a_page_that_is_no_feed_is_a_clear_error(site, base_url):
+    (site / "feeds" / "page.html").write_text("<html><body>hello</body></html>")
+    with pytest.raises(FetchError, match="page.html"):
+        list_source(base_url + "feeds/page.html")
+
+
+def test_file_urls_are_refused_unless_allowed():
+    with pytest.raises(FetchError, match="file://"):
+        list_source((SHARED / "feeds" / "launched.xml").as_uri())
+    assert (
+        len(list_source((SHARED / "feeds" / "launched.xml").as_uri(), allow_file_urls=True)) == 36
+    )
+
+
+def test_parser_needs_no_network_and_expands_no_entities():
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<rss version="2.0"><channel><title>&x;</title><item><guid>g</guid><title>t</title>'
+        b'<enclosure url="http://127.0.0.1:9/a.mp3" type="audio/mpeg"/></item></channel></rss>'
+    )
+    feed = parse_feed(body, "http://example.invalid/feed")
+    assert "root:" not in feed.title
+    assert [e.id for e in feed.items] == ["g"]

@@ -1,0 +1,93 @@
+"""Linking over a real SQLite FTS5 index, with literal articles and passages."""
+
+from __future__ import annotations
+
+import pytest
+
+from transcribe.catalog import Catalog
+from transcribe.linking import LinkingOptions, link_text, link_transcript, passages
+from transcribe.records import Article, Segment, Transcript
+
+ARTICLES = [
+    Article(
+        url="https://news.example/harbour",
+        title="Harbour dredging delayed by permit dispute",
+        text="Dredging of the Port Ellery harbour is delayed. Harbourmaster Ingrid Solberg said "
+        "the Coastal Commission has not issued the permit, and the contractor Baltic Marine "
+        "is waiting with two barges. Fishing boats already scrape the channel at low tide.",
+    ),
+    Article(
+        url="https://news.example/orchard",
+        title="Orchard harvest breaks record",
+        text="Apple growers in the Verdon valley picked a record harvest. The Verdon Growers "
+        "Cooperative said cider makers bought most of the Pippin apples, and chairman Lucas "
+        "Ferrand expects prices to fall as the cold stores fill.",
+    ),
+    Article(
+        url="https://news.example/council",
+        title="City council meets on Tuesday",
+        text="The city council meets on Tuesday to discuss the budget. The mayor said people "
+        "want the town to spend wisely this year and residents can attend the meeting.",
+    ),
+]
+
+
+@pytest.fixture()
+def catalog():
+    with Catalog(":memory:") as catalog:
+        for article in ARTICLES:
+            catalog.add_article(article)
+        yield catalog
+
+
+def spoken(text: str, start: float = 0.0, seconds: float = 30.0) -> list[Segment]:
+    return [Segment(start, start + seconds, text)]
+
+
+def test_passages_are_about_a_minute_and_a_short_tail_joins_the_last():
+    segments = [Segment(t, t + 10, f"s{t}") for t in range(0, 130, 10)]
+    windows = passages(segments, 60)
+    assert [(p.start, p.end) for p in windows] == [(0, 60), (60, 130)]
+    assert windows[0].text.startswith("s0 s10")
+
+
+def test_passage_links_to_the_article_it_talks_about_with_evidence(catalog):
+    transcript = Transcript(
+        spoken(
+            "Down at Port Ellery the harbourmaster Ingrid Solberg is still waiting for "
+            "the Coastal Commission, while Baltic Marine keeps two barges idle.",
+            60,
+        )
+        + spoken(
+            "Meanwhile in the Verdon valley the Pippin apples sold to cider makers, "
+            "says Lucas Ferrand of the growers cooperative.",
+            120,
+        ),
+        language="en",
+    )
+    links = link_transcript("ep", transcript, catalog, LinkingOptions(passage_seconds=30))
+    assert {link.article.url for link in links} == {
+        "https://news.example/harbour",
+        "https://news.example/orchard",
+    }
+    harbour = next(link for link in links if "harbour" in link.article.url)
+    assert [(m.start, m.end) for m in harbour.evidence] == [(60, 90)]
+    assert {"Ellery", "Solberg", "Baltic"} <= set(harbour.shared_terms)
+    assert "the" not in harbour.shared_terms
+
+
+def test_small_talk_links_to_nothing(catalog):
+    text = "Today the mayor and the city people said the town wants a good year, on Tuesday."
+    assert link_text(text, catalog, LinkingOptions()) == []
+
+
+def test_threshold_and_top_are_honoured(catalog):
+    text = "Ingrid Solberg at Port Ellery harbour waits for the Coastal Commission permit."
+    assert len(link_text(text, catalog, LinkingOptions())) == 1
+    assert link_text(text, catalog, LinkingOptions(min_score=100)) == []
+    assert link_text(text, catalog, LinkingOptions(min_shared_terms=50)) == []
+
+
+def test_empty_catalog_links_nothing():
+    with Catalog(":memory:") as empty:
+        assert link_text("Port Ellery harbour", empty, LinkingOptions()) == []
