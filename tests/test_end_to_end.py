@@ -120,6 +120,10 @@ def outlet(site: Path, base_url: str, spoken) -> dict:
     ]
     write_feed(folder / "podcast.xml", "Gazette <b>Weekly</b>", base_url, episodes)
     (folder / "not-a-feed.html").write_text("<html><body><p>No feed here</p></body></html>")
+    (folder / "broken.xml").write_bytes(
+        b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>Broken</title>\n<item><guid>x'
+        b"</guid><enclosure url=\x00\x01 <<<"
+    )
     root = folder / "job"
     config = root / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +131,7 @@ def outlet(site: Path, base_url: str, spoken) -> dict:
         f'data = "data"\noutput = "site"\narticles = ["{base_url}e2e/articles.xml"]\n'
         f'[[sources]]\nurl = "{base_url}e2e/podcast.xml"\n'
         f'[[sources]]\nurl = "{base_url}e2e/not-a-feed.html"\n'
+        f'[[sources]]\nurl = "{base_url}e2e/broken.xml"\n'
         '[render]\nmedia = "copy"\n'
     )
     return {"root": root, "config": config, "site": folder}
@@ -149,7 +154,8 @@ def test_run_finishes_good_episodes_and_reports_bad_ones(outlet, first_run):
     assert "FAILED fetch: ep-missing" in out and "404" in out
     assert "FAILED fetch: ep-random" in out and "decode" in out
     assert "FAILED speech: ep-silence" in out and "no speech" in out
-    assert "not-a-feed.html" in out
+    assert "FAILED list: " in out and "not-a-feed.html: Unsupported URL" in out
+    assert "broken.xml: malformed feed (line 3" in out
     with catalog(outlet) as db:
         states = dict(db.execute("SELECT id, state FROM episodes"))
         errors = dict(db.execute("SELECT id, error FROM episodes WHERE error != ''"))

@@ -210,7 +210,12 @@ class Catalog:
         with self.atomic():
             known = self.db.execute("SELECT 1 FROM episodes WHERE id = ?", (episode.id,)).fetchone()
             if known:
-                assignments = ", ".join(f"{k} = :{k}" for k in values if k not in ("id", "key"))
+                # the measured duration of downloaded media beats the feed's (often absent) one
+                assignments = ", ".join(
+                    f"{k} = COALESCE(:{k}, {k})" if k == "duration" else f"{k} = :{k}"
+                    for k in values
+                    if k not in ("id", "key")
+                )
                 self.db.execute(f"UPDATE episodes SET {assignments} WHERE id = :id", values)
                 return False
             values["listed_at"] = now()

@@ -65,6 +65,7 @@ class Feed:
     link: str = ""
     image: str = ""
     entries: list[FeedItem] = field(default_factory=list)
+    malformed: str = ""  # the first XML error the lenient parser recovered from
 
     @property
     def items(self) -> list[Episode]:
@@ -107,10 +108,17 @@ def parse_feed(body: bytes, url: str) -> Feed:
         raise NotAFeedError(f"{url}: not XML")
     tag = etree.QName(root).localname.lower()
     if tag == "rss" and root.find("channel") is not None:
-        return _rss(root.find("channel"), url)
-    if tag == "feed" and etree.QName(root).namespace == NS["atom"]:
-        return _atom(root, url)
-    raise NotAFeedError(f"{url}: not an RSS or Atom feed (root element <{tag}>)")
+        feed = _rss(root.find("channel"), url)
+    elif tag == "feed" and etree.QName(root).namespace == NS["atom"]:
+        feed = _atom(root, url)
+    else:
+        raise NotAFeedError(f"{url}: not an RSS or Atom feed (root element <{tag}>)")
+    if parser.error_log:
+        first = parser.error_log[0]
+        feed.malformed = f"line {first.line}: {first.message.strip()}"
+        if not feed.entries:  # recovered nothing: say why, rather than "an empty feed"
+            raise NotAFeedError(f"{url}: malformed feed ({feed.malformed})")
+    return feed
 
 
 def looks_like_feed(body: bytes) -> bool:

@@ -210,13 +210,19 @@ def probe_media(path: Path) -> float:
 
 
 def _read_feed(url: str, timeout: float, allow_file_urls: bool) -> Feed | None:
+    """The source read as a feed; None when it is no feed at all."""
     response = http.get(url, timeout=timeout, allow_file=allow_file_urls)
     if not looks_like_feed(response.body):
         return None
     try:
-        return parse_feed(response.body, url)
-    except NotAFeedError:
-        return None
+        feed = parse_feed(response.body, url)
+    except NotAFeedError as e:
+        raise FetchError(str(e)) from e
+    if feed.malformed and not feed.items:
+        raise FetchError(f"{url}: malformed feed ({feed.malformed})")
+    if feed.malformed:
+        log.warning("%s: not well-formed (%s); read what could be read", url, feed.malformed)
+    return feed
 
 
 def _merge(feed: Feed, entries: list[dict[str, Any]]) -> list[Episode]:

@@ -327,7 +327,10 @@ class _Scorer:
             score = sum(self.weight(frequencies[t]) for t in shared)
             if len(shared) < options.min_shared_terms or score < options.min_score:
                 continue
-            shared.sort(key=lambda t: (frequencies[t], t))  # rarest, most telling first
+            # rarest first; among equals, names (capitalized as said), then longer words
+            shared.sort(
+                key=lambda t: (frequencies[t], not surface.get(t, t)[:1].isupper(), -len(t), t)
+            )
             found.append(
                 (
                     article_id,

@@ -118,6 +118,7 @@ def fetch_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
                 episode.show = source.name
             report.listed += 1
             report.new += catalog.record_episode(episode)
+            report.already_fetched += catalog.progress(episode.id)["state"] != LISTED
     for episode in catalog.episodes(LISTED):
         if not any(episode.source == s.url for s in config.sources):
             continue  # a source no longer in the config: leave it be
@@ -139,7 +140,6 @@ def fetch_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
             bar.close()
         catalog.mark_fetched(episode.id, path, duration)
         report.downloaded += 1
-    report.already_fetched = report.listed - report.downloaded - _count_failed(report, "fetch")
 
 
 def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
@@ -202,7 +202,3 @@ def _speech_options(config: Config, episode: Episode) -> SpeechOptions:
     if source and source.language:
         return replace(config.speech, language=source.language)
     return config.speech
-
-
-def _count_failed(report: RunReport, stage: str) -> int:
-    return sum(1 for f in report.failures if f.stage == stage)

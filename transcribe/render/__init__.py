@@ -87,7 +87,7 @@ def _render_episode(
         links=links,
         formats=list(FORMATS),
         media_src=_media_src(catalog, episode, output, options),
-        producer=transcript.producer,
+        made_with=_made_with(transcript.producer),
         lang=transcript.language or "en",
         **_when(episode),
     )
@@ -141,6 +141,12 @@ def _media_src(catalog: Catalog, episode: Episode, output: Path, options: Render
             os.replace(partial, target)
         return f"../media/{target.name}"
     return safe_url(episode.media_url)
+
+
+def _made_with(producer: str) -> str:
+    """ "model=tiny.en;engine=faster-whisper;..." -> "tiny.en, faster-whisper"."""
+    settings = dict(part.split("=", 1) for part in producer.split(";") if "=" in part)
+    return ", ".join(v for v in (settings.get("model"), settings.get("engine")) if v)
 
 
 def _when(episode: Episode) -> dict[str, str]:
