@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from transcribe.catalog import Catalog
+from transcribe.demo import ffmpeg
 from transcribe.fetch import download, list_source
 from transcribe.speech import SpeechOptions, transcribe_audio
 
@@ -17,22 +17,9 @@ pytestmark = pytest.mark.slow
 
 def video_with_speech(audio: Path, target: Path, audio_track: bool = True) -> Path:
     """A small H.264 video, with the audio file as its sound track or with no audio track."""
-    command = [
-        "ffmpeg",
-        "-nostdin",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=navy:s=160x120:r=10",
-    ]
-    if audio_track:
-        command += ["-i", str(audio), "-shortest", "-c:a", "aac"]
-    else:
-        command += ["-t", "3"]
-    subprocess.run(command + ["-c:v", "libx264", "-pix_fmt", "yuv420p", str(target)], check=True)
+    inputs = ["-f", "lavfi", "-i", "color=c=navy:s=160x120:r=10"]
+    sound = ["-i", str(audio), "-shortest", "-c:a", "aac"] if audio_track else ["-t", "3"]
+    ffmpeg(*inputs, *sound, "-c:v", "libx264", "-pix_fmt", "yuv420p", str(target))
     return target
 
 
@@ -116,21 +103,7 @@ def test_youtube_info_dict_goes_through_yt_dlp_with_chapters_and_manual_subtitle
     folder = site / "yt"
     folder.mkdir(exist_ok=True)
     wav = spoken("Here is the map of the front line near the river.", "yt.wav")
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(wav),
-            "-c:a",
-            "aac",
-            str(folder / "audio.m4a"),
-        ],
-        check=True,
-    )
+    ffmpeg("-i", str(wav), "-c:a", "aac", str(folder / "audio.m4a"))
     (folder / "subs.en.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:02.000\nHere is the map\n")
     info = tmp_path / "Kx3vTq9LmZ0.info.json"
     info.write_text(json.dumps(youtube_info(base_url)))

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -548,13 +548,4 @@ def _episode(row: sqlite3.Row) -> Episode:
 
 
 def _article(row: sqlite3.Row) -> Article:
-    return Article(
-        id=row["id"],
-        url=row["url"],
-        title=row["title"],
-        text=row["text"],
-        published=row["published"],
-        author=row["author"],
-        source=row["source"],
-        outlet=row["outlet"],
-    )
+    return Article(**{f.name: row[f.name] for f in fields(Article)})

@@ -49,6 +49,15 @@ class FeedEntry:
     extra: tuple[tuple[str, dict[str, str]], ...] = ()  # (podcast:tag, attributes)
 
 
+def ffmpeg(*arguments: str) -> None:
+    """Run ffmpeg quietly, overwriting its output; raises CalledProcessError on failure."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *arguments],
+        check=True,
+        capture_output=True,
+    )
+
+
 def speak(text: str, target: Path, voice: str = "en-us", speed: int = 165) -> Path:
     """Speak a text into an audio file with espeak-ng; ffmpeg encodes it by the target's
     extension (.mp3, .m4a, .wav, ...). Cached: an existing target is kept."""
@@ -66,22 +75,7 @@ def speak(text: str, target: Path, voice: str = "en-us", speed: int = 165) -> Pa
             capture_output=True,
         )
         partial_file = Path(scratch) / f"encoded{target.suffix}"
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-nostdin",
-                "-loglevel",
-                "error",
-                "-y",
-                "-i",
-                str(wav),
-                "-ac",
-                "1",
-                str(partial_file),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        ffmpeg("-i", str(wav), "-ac", "1", str(partial_file))
         shutil.move(partial_file, target)
     return target
 
