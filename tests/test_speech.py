@@ -1,4 +1,5 @@
-"""Speech on real recorded speech and on bad audio, with the bundled tiny.en model."""
+"""Speech on real recorded speech and on bad audio, with the bundled tiny.en model, for both
+engines: they must pass the same tests, and give the same words on the same weights."""
 
 from __future__ import annotations
 
@@ -10,11 +11,20 @@ import jiwer
 import pytest
 from conftest import SHARED, silence
 
+from transcribe.demo import ffmpeg
 from transcribe.errors import MediaError, ModelNotFoundError, NoSpeechError
 from transcribe.speech import SpeechOptions, transcribe_audio
 from transcribe.speech.models import resolve_ct2_model
 
 pytestmark = pytest.mark.slow
+
+ENGINES = ["faster-whisper", "openai-whisper"]
+
+
+@pytest.fixture(params=ENGINES)
+def options(request) -> SpeechOptions:
+    return SpeechOptions(engine=request.param)
+
 
 # Measured on this machine's kind (2 cores, int8, beam 5): 0.048 over the 12 clips. Almost
 # all of it is numbers the references spell out ("fourteen fifty-five" vs "1455"), which this
@@ -28,43 +38,89 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_word_error_rate_on_real_speech_is_within_bound():
+def test_word_error_rate_on_real_speech_is_within_bound(options):
     with open(SHARED / "speech" / "manifest.tsv") as manifest:
         rows = list(csv.DictReader(manifest, delimiter="\t"))
     assert len(rows) == 12
     references, hypotheses = [], []
     for row in rows:
-        transcript = transcribe_audio(SHARED / "speech" / row["file"], SpeechOptions())
+        transcript = transcribe_audio(SHARED / "speech" / row["file"], options)
         assert transcript.language == "en"
         assert transcript.segments[0].words, "word timings are on by default"
         references.append(normalize(row["reference"]))
         hypotheses.append(normalize(transcript.text))
     error_rate = jiwer.wer(references, hypotheses)
-    print(f"tiny.en WER over {len(rows)} clips: {error_rate:.3f}")
+    print(f"{options.engine} tiny.en WER over {len(rows)} clips: {error_rate:.3f}")
     assert error_rate < WER_BOUND
 
 
-def test_segments_and_words_are_timed_in_order(spoken):
+def test_segments_and_words_are_timed_in_order(spoken, options):
     clip = spoken("One small step for a man, one giant leap for mankind.", "speech-step.mp3")
-    transcript = transcribe_audio(clip, SpeechOptions())
+    transcript = transcribe_audio(clip, options)
     words = [w for s in transcript.segments for w in s.words]
     assert "giant leap" in transcript.text.lower()
     assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
     assert 0 < words[-1].end <= transcript.duration + 0.5
-    assert transcript.producer.startswith("model=tiny.en;engine=faster-whisper")
+    assert transcript.producer.startswith(f"model=tiny.en;engine={options.engine}")
 
 
-def test_silence_is_no_speech_not_invented_words(tmp_path):
+def test_silence_is_no_speech_not_invented_words(tmp_path, options):
     with pytest.raises(NoSpeechError, match="no speech"):
-        transcribe_audio(silence(tmp_path / "quiet.mp3"), SpeechOptions())
+        transcribe_audio(silence(tmp_path / "quiet.mp3"), options)
+
+
+def test_voice_activity_filter_keeps_times_of_the_original_audio(site, spoken, options):
+    speech = spoken("The ferry to Torvik leaves at noon.", "speech-ferry.wav")
+    padded = site / "audio" / "speech-ferry-padded.wav"
+    ffmpeg("-i", str(speech), "-af", "adelay=8000,apad=pad_dur=4", str(padded))
+    transcript = transcribe_audio(padded, options)
+    words = [w for s in transcript.segments for w in s.words]
+    assert "ferry" in transcript.text.lower()
+    assert 7.0 < words[0].start < 9.5  # eight seconds of silence first, cut and mapped back
+    assert transcript.duration > 14
 
 
 @pytest.mark.parametrize("content", [b"", os.urandom(30_000)], ids=["empty", "random-bytes"])
-def test_broken_media_is_a_media_error(tmp_path, content):
+def test_broken_media_is_a_media_error(tmp_path, content, options):
     path = tmp_path / "broken.mp3"
     path.write_bytes(content)
     with pytest.raises(MediaError):
-        transcribe_audio(path, SpeechOptions())
+        transcribe_audio(path, options)
+
+
+@pytest.mark.parametrize("beam_size", [1, 5], ids=["greedy", "beam-5"])
+def test_both_engines_give_the_same_words_on_the_same_weights(beam_size):
+    """The openai-whisper checkpoint is converted from the CTranslate2 model; with the same
+    precision (float32) and decoding options the two engines agree word for word."""
+    clips = ["misc/jfk.flac", "ljspeech/LJ001-0003.flac", "ljspeech/LJ001-0007.flac"]
+    for clip in clips:
+        texts = {
+            engine: transcribe_audio(
+                SHARED / "speech" / clip,
+                SpeechOptions(
+                    engine=engine, beam_size=beam_size, compute_type="float32", vad=False
+                ),
+            ).text
+            for engine in ENGINES
+        }
+        assert texts["faster-whisper"] == texts["openai-whisper"], clip
+
+
+def test_conversion_maps_every_tensor(tmp_path):
+    import torch
+    import whisper
+
+    from transcribe.speech.convert import convert, read_ct2_model
+
+    source = resolve_ct2_model("tiny.en").path
+    checkpoint = torch.load(convert(source, tmp_path / "tiny.en.pt"), weights_only=True)
+    model = whisper.model.Whisper(whisper.model.ModelDimensions(**checkpoint["dims"]))
+    model.load_state_dict(checkpoint["model_state_dict"])  # strict: no key missing or extra
+    ct2 = read_ct2_model(source / "model.bin")
+    embedding = ct2.variables["decoder/embeddings/weight"].astype("float32")
+    assert torch.equal(model.decoder.token_embedding.weight, torch.from_numpy(embedding))
+    assert ct2.aliases == {"decoder/projection/weight": "decoder/embeddings/weight"}
+    assert checkpoint["dims"]["n_vocab"] == 51864 and checkpoint["dims"]["n_text_layer"] == 4
 
 
 def test_bundled_model_resolves_offline_and_unknown_names_say_what_was_tried(tmp_path, monkeypatch):

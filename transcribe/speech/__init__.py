@@ -17,7 +17,10 @@ from ..errors import MediaError, NoSpeechError
 from ..records import Segment, Transcript
 
 # engine name -> module that implements it (imported on first use: the imports are heavy)
-ENGINES = {"faster-whisper": "transcribe.speech.faster"}
+ENGINES = {
+    "faster-whisper": "transcribe.speech.faster",
+    "openai-whisper": "transcribe.speech.openai",
+}
 
 
 @dataclass(frozen=True)

