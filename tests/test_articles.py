@@ -76,3 +76,54 @@ def test_a_missing_source_is_a_clear_error(tmp_path):
         report = ingest_articles(catalog, [str(tmp_path / "nope.jsonl"), "http://127.0.0.1:9/rss"])
     assert report.added == 0 and len(report.errors) == 2
     assert "nope.jsonl" in report.errors[0] and "127.0.0.1:9" in report.errors[1]
+
+
+def test_page_in_a_legacy_charset_is_read_in_its_charset():
+    html = article_page(
+        "Le pont réparé",
+        [
+            "Le conseil municipal a approuvé la réparation du "
+            "pont après trois années de débats entre les élus et les habitants."
+        ]
+        * 3,
+    )
+    page = html.replace('charset="utf-8"', 'charset="iso-8859-1"').encode("latin-1")
+    article = extract_article(page, "http://127.0.0.1:1/pont.html")
+    assert article.title == "Le pont réparé" and "approuvé" in article.text
+
+
+def test_jsonl_records_of_the_wrong_shape_are_reported_one_by_one(tmp_path):
+    import json
+
+    path = tmp_path / "odd.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"url": "https://x/1", "text": 5},
+                {"url": "https://x/2", "title": ["a"], "text": "words " * 30},
+                {"url": "https://x/3", "title": "Fine", "text": "words " * 30},
+                ["not", "an", "object"],
+            ]
+        )
+    )
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        report = ingest_articles(catalog, [str(path)])
+    assert report.added == 1 and len(report.errors) == 3
+    assert all("not an article record" in e for e in report.errors)
+
+
+def test_a_malformed_link_is_one_articles_error(site, base_url, tmp_path):
+    folder = site / "articles-odd"
+    folder.mkdir(exist_ok=True)
+    write_feed(
+        folder / "feed.xml",
+        "Odd",
+        base_url,
+        [
+            FeedEntry("1", "Spaces", "2026-10-01T08:00:00Z", link="http://127.0.0.1:9/a b\nc"),
+        ],
+    )
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        report = ingest_articles(catalog, [base_url + "articles-odd/feed.xml"])
+    assert report.added == 0 and len(report.errors) == 1

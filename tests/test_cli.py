@@ -142,3 +142,12 @@ def test_speech_command_writes_each_format(tmp_path, spoken):
     assert "quick brown fox" in printed.output.lower()
     missing_model = invoke("speech", str(clip), "--model", "no-such-model-xyz")
     assert missing_model.exit_code != 0
+
+
+def test_an_unreadable_transcript_is_one_line_not_a_traceback(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = invoke("--data", str(tmp_path), "related", str(bad))
+    assert result.exit_code == 1
+    assert "not a readable .json transcript" in result.output
+    assert "Traceback" not in result.output

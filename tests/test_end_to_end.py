@@ -117,6 +117,9 @@ def outlet(site: Path, base_url: str, spoken) -> dict:
             PAYLOAD_DESCRIPTION,
             enclosure="audio/e2e-bridge.mp3",
         ),
+        FeedEntry(
+            "ep-local-file", "Sneaky", "2026-10-12T18:00:00Z", enclosure="file:///etc/passwd"
+        ),
     ]
     write_feed(folder / "podcast.xml", "Gazette <b>Weekly</b>", base_url, episodes)
     (folder / "not-a-feed.html").write_text("<html><body><p>No feed here</p></body></html>")
@@ -128,7 +131,8 @@ def outlet(site: Path, base_url: str, spoken) -> dict:
     config = root / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(
-        f'data = "data"\noutput = "site"\narticles = ["{base_url}e2e/articles.xml"]\n'
+        f'data = "data"\noutput = "site"\n'
+        f'articles = ["{base_url}e2e/articles.xml", "{base_url}e2e/no-such-articles.xml"]\n'
         f'[[sources]]\nurl = "{base_url}e2e/podcast.xml"\n'
         f'[[sources]]\nurl = "{base_url}e2e/not-a-feed.html"\n'
         f'[[sources]]\nurl = "{base_url}e2e/broken.xml"\n'
@@ -156,6 +160,8 @@ def test_run_finishes_good_episodes_and_reports_bad_ones(outlet, first_run):
     assert "FAILED speech: ep-silence" in out and "no speech" in out
     assert "FAILED list: " in out and "not-a-feed.html: Unsupported URL" in out
     assert "broken.xml: malformed feed (line 3" in out
+    assert "FAILED fetch: ep-local-file: file:///etc/passwd: not an http(s) URL; refused" in out
+    assert "FAILED articles: " in out and "no-such-articles.xml: HTTP 404" in out
     with catalog(outlet) as db:
         states = dict(db.execute("SELECT id, state FROM episodes"))
         errors = dict(db.execute("SELECT id, error FROM episodes WHERE error != ''"))
@@ -166,8 +172,9 @@ def test_run_finishes_good_episodes_and_reports_bad_ones(outlet, first_run):
         "ep-missing": "listed",
         "ep-random": "listed",
         "ep-silence": "fetched",
+        "ep-local-file": "listed",
     }
-    assert set(errors) == {"ep-missing", "ep-random", "ep-silence"}
+    assert set(errors) == {"ep-missing", "ep-random", "ep-silence", "ep-local-file"}
 
 
 def test_transcripts_hold_the_spoken_words(outlet, first_run):
@@ -221,11 +228,14 @@ def test_site_files_are_written_and_name_no_path_from_the_feed(outlet, first_run
     assert not list(outlet["root"].rglob("passwd*"))
     leftovers = [p for p in written if p.is_file() and (".part" in p.name or p.suffix == ".tmp")]
     assert not leftovers
+    old_umask = os.umask(0)
+    os.umask(old_umask)
+    assert (site / "index.html").stat().st_mode & 0o777 == 0o666 & ~old_umask  # servable
 
 
 def test_feed_payloads_render_inert(outlet, first_run):
     site = outlet["root"] / "site"
-    pages = [p for p in (site / "episodes").glob("e*.html") if p.name != "ep-bridge.html"]
+    pages = [p for p in (site / "episodes").glob("h.*.html")]  # the id is a path: digested
     payload_page = next(p for p in pages if "Bridge news" in p.read_text())
     html = payload_page.read_text() + (site / "index.html").read_text()
     assert "<script>window.__pwned" not in html
@@ -263,3 +273,36 @@ def test_rerun_downloads_and_transcribes_nothing_then_picks_up_a_fixed_episode(
         ).fetchone()
         assert (state, error) == ("transcribed", "")
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_lost_media_is_downloaded_again_and_removed_sources_are_left_alone(outlet, first_run):
+    media = outlet["root"] / "data" / "media" / "ep-library.m4a"
+    media.unlink()
+    with catalog(outlet) as db:
+        db.execute("UPDATE transcripts SET producer = 'older' WHERE episode_id = 'ep-library'")
+    lost = CliRunner().invoke(cli, ["-q", "--config", str(outlet["config"]), "run"])
+    assert "FAILED speech: ep-library" in lost.output and "is missing" in lost.output
+    again = CliRunner().invoke(cli, ["-q", "--config", str(outlet["config"]), "run"])
+    assert "1 downloaded" in again.output and "speech: 1 episodes transcribed" in again.output
+    assert media.is_file()
+
+    only_articles = outlet["root"] / "no-sources.toml"
+    only_articles.write_text(
+        outlet["config"].read_text().split("[[sources]]")[0] + "[speech]\nbeam_size = 1\n"
+    )
+    untouched = CliRunner().invoke(cli, ["-q", "--config", str(only_articles), "run"])
+    assert "speech: nothing to transcribe" in untouched.output  # not its sources any more
+
+
+def test_a_second_run_at_once_is_told_clearly(outlet, first_run):
+    from transcribe.catalog import Catalog
+    from transcribe.errors import CatalogBusyError
+
+    with Catalog(outlet["root"] / "data" / "catalog.sqlite"):
+        result = CliRunner().invoke(cli, ["--config", str(outlet["config"]), "run"])
+        assert result.exit_code == 1
+        assert "another transcribe run (pid" in result.output and "try again" in result.output
+        status = CliRunner().invoke(cli, ["--config", str(outlet["config"]), "status"])
+        assert status.exit_code == 0 and "transcribed" in status.output  # reading is fine
+        with pytest.raises(CatalogBusyError):
+            Catalog(outlet["root"] / "data" / "catalog.sqlite")

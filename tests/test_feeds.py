@@ -100,3 +100,47 @@ def test_parser_needs_no_network_and_expands_no_entities():
     feed = parse_feed(body, "http://example.invalid/feed")
     assert "root:" not in feed.title
     assert [e.id for e in feed.items] == ["g"]
+
+
+def rss(items: str) -> bytes:
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode()
+
+
+def item(guid: str, date: str = "", duration: str = "", url: str = "") -> str:
+    url = url or f"http://127.0.0.1:9/{guid}.mp3"
+    return (
+        f"<item><guid>{guid}</guid><title>{guid}</title><pubDate>{date}</pubDate>"
+        f'<itunes:duration xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">{duration}'
+        f'</itunes:duration><enclosure url="{url}" type="audio/mpeg"/></item>'
+    )
+
+
+def test_odd_dates_and_durations_are_dropped_not_fatal():
+    feed = parse_feed(
+        rss(
+            item("far-future", "Sat, 31 Dec 9999 23:00:00 -0500", "inf")
+            + item("negative", "not a date", "-5")
+            + item("fine", "Tue, 06 Oct 2026 18:00:00 GMT", "1:02:03")
+        ),
+        "http://x.example/feed",
+    )
+    assert [(e.id, e.published, e.duration) for e in feed.items] == [
+        ("far-future", "", None),
+        ("negative", "", None),
+        ("fine", "2026-10-06T18:00:00+00:00", 3723.0),
+    ]
+
+
+def test_a_repeated_guid_keeps_both_episodes():
+    feed = parse_feed(
+        rss(item("1", url="http://h/part1.mp3") + item("1", url="http://h/part2.mp3")), "u"
+    )
+    assert [e.id for e in feed.items] == ["1", "1#http://h/part2.mp3"]
+
+
+def test_limit_counts_from_the_newest_whatever_the_feed_order(site, base_url):
+    (site / "feeds" / "oldest-first.xml").write_bytes(
+        rss("".join(item(f"ep{n}", f"Mon, 0{n} Jun 2026 10:00:00 GMT") for n in range(1, 6)))
+    )
+    newest = list_source(base_url + "feeds/oldest-first.xml", limit=2)
+    assert [e.id for e in newest] == ["ep5", "ep4"]

@@ -115,10 +115,13 @@ def extract_article(html: bytes | str, url: str, source: str = "") -> Article:
     """Title, date, author and body text of an article page (trafilatura)."""
     import trafilatura
 
-    if isinstance(html, bytes):
-        html = html.decode("utf-8", errors="replace")
+    # bytes go in as they came: trafilatura reads the page's own charset (or guesses it)
+    tree = trafilatura.load_html(html)
+    if tree is None:
+        raise ArticleError(f"{url}: not an HTML page")
+    canonical = _canonical_url(tree)  # before extraction, which prunes the tree
     extracted = trafilatura.extract(
-        html, url=url, output_format="json", with_metadata=True, include_comments=False
+        tree, url=url, output_format="json", with_metadata=True, include_comments=False
     )
     if not extracted:
         raise ArticleError(f"{url}: no article text found on the page")
@@ -127,7 +130,7 @@ def extract_article(html: bytes | str, url: str, source: str = "") -> Article:
     if len(text.split()) < MIN_WORDS:
         raise ArticleError(f"{url}: the page's text is too short to be an article")
     return Article(
-        url=_canonical_url(html) or url,
+        url=canonical or url,
         title=(data.get("title") or "").strip() or url,
         text=text,
         published=data.get("date") or "",
@@ -137,14 +140,9 @@ def extract_article(html: bytes | str, url: str, source: str = "") -> Article:
     )
 
 
-def _canonical_url(html: str) -> str:
+def _canonical_url(tree) -> str:  # noqa: ANN001 - an lxml tree
     """The page's own <link rel="canonical">: the article's identity across mirrors."""
-    from lxml import html as lxml_html
-
-    try:
-        hrefs = lxml_html.fromstring(html).xpath("//link[@rel='canonical']/@href")
-    except Exception:  # an unparsable head has no canonical link worth trusting
-        return ""
+    hrefs = tree.xpath("//link[@rel='canonical']/@href")
     href = str(hrefs[0]).strip() if hrefs else ""
     return href if href.startswith(("http://", "https://")) else ""
 
@@ -175,6 +173,12 @@ def _from_jsonl(
             record = json.loads(line)
             url = record.get("url") or f"urn:{path.name}:{record['id']}"
             text = record.get("text") or record["body"]
+            for field_name, value in (("url", url), ("text", text)):
+                if not isinstance(value, str):
+                    raise TypeError(f"{field_name} is a {type(value).__name__}, not text")
+            for optional in ("title", "published", "author", "outlet"):
+                if not isinstance(record.get(optional) or "", str):
+                    raise TypeError(f"{optional} is not text")
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             report.errors.append(f"{path}:{number}: not an article record ({e})")
             continue

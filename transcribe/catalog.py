@@ -8,14 +8,18 @@ most the episode in flight.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
+from .errors import CatalogBusyError, CatalogError
 from .records import (
     Article,
     Chapter,
@@ -136,19 +140,35 @@ def now() -> str:
 class Catalog:
     """A connection to the catalog file, created and migrated on first open."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, exclusive: bool = True):
+        """Open (and create or migrate) the catalog. `exclusive` takes the run lock: one
+        writing run at a time per catalog; the lock dies with its process, so a killed run
+        never leaves it stuck."""
         self.path = Path(path)
+        self._lock: BinaryIO | None = None
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA journal_mode = WAL")
-        self._migrate()
-        self._prepare_tokenizer()
+            if exclusive:
+                self._lock = _take_lock(self.path.with_name(self.path.name + ".lock"))
+        try:
+            self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+            self._prepare_tokenizer()
+        except sqlite3.DatabaseError as e:
+            self._release()
+            raise CatalogError(f"{path}: not a usable catalog ({e})") from e
 
     def close(self) -> None:
         self.db.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the flock
+            self._lock = None
 
     def __enter__(self) -> Catalog:
         return self
@@ -210,9 +230,11 @@ class Catalog:
         with self.atomic():
             known = self.db.execute("SELECT 1 FROM episodes WHERE id = ?", (episode.id,)).fetchone()
             if known:
-                # the measured duration of downloaded media beats the feed's (often absent) one
+                # once the media is downloaded, its measured duration beats the feed's
                 assignments = ", ".join(
-                    f"{k} = COALESCE(:{k}, {k})" if k == "duration" else f"{k} = :{k}"
+                    f"{k} = CASE WHEN state = '{LISTED}' THEN COALESCE(:{k}, {k}) ELSE {k} END"
+                    if k == "duration"
+                    else f"{k} = :{k}"
                     for k in values
                     if k not in ("id", "key")
                 )
@@ -225,10 +247,14 @@ class Catalog:
             return True
 
     def episode(self, episode_id: str) -> Episode:
-        row = self.db.execute("SELECT * FROM episodes WHERE id = ?", (episode_id,)).fetchone()
-        if row is None:
+        found = self.find_episode(episode_id)
+        if found is None:
             raise KeyError(episode_id)
-        return _episode(row)
+        return found
+
+    def find_episode(self, episode_id: str) -> Episode | None:
+        row = self.db.execute("SELECT * FROM episodes WHERE id = ?", (episode_id,)).fetchone()
+        return _episode(row) if row else None
 
     def episodes(self, state: str | None = None) -> list[Episode]:
         """Episodes, newest first; with a state, only those in it."""
@@ -253,6 +279,14 @@ class Catalog:
             "UPDATE episodes SET state = ?, media_path = ?, duration = ?, fetched_at = ?,"
             " error = '', error_stage = '' WHERE id = ?",
             (FETCHED, str(media_path), duration, now(), episode_id),
+        )
+
+    def mark_listed(self, episode_id: str, reason: str) -> None:
+        """Back to the start: its media is gone, so the next fetch downloads it again."""
+        self.db.execute(
+            "UPDATE episodes SET state = ?, media_path = '', error = ?, error_stage = 'fetch',"
+            " attempts = attempts + 1 WHERE id = ?",
+            (LISTED, reason, episode_id),
         )
 
     def mark_failed(self, episode_id: str, stage: str, message: str) -> None:
@@ -512,6 +546,24 @@ class Catalog:
         counts["links"] = one("SELECT count(*) FROM links")
         counts["linked episodes"] = one("SELECT count(DISTINCT episode_id) FROM links")
         return counts
+
+
+def _take_lock(path: Path) -> BinaryIO:
+    lock = open(path, "a+b")  # noqa: SIM115 (held open for the catalog's lifetime)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().decode(errors="replace").strip() or "?"
+        lock.close()
+        raise CatalogBusyError(
+            f"another transcribe run (pid {holder}) is using {path.parent}; try again when it ends"
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()).encode())
+    lock.flush()
+    return lock
 
 
 def _statements(script: str) -> list[str]:

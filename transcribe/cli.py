@@ -22,6 +22,7 @@ from .config import Config, ConfigError, load_config, validate, with_overrides
 from .errors import TranscribeError
 
 log = logging.getLogger("transcribe")
+_verbose = False  # --verbose: tracebacks on errors
 
 
 class Context:
@@ -43,8 +44,8 @@ class Context:
             self._config = config
         return self._config
 
-    def catalog(self) -> Catalog:
-        return Catalog(self.config.catalog_path)
+    def catalog(self, exclusive: bool = True) -> Catalog:
+        return Catalog(self.config.catalog_path, exclusive=exclusive)
 
 
 class UsageProblem(click.ClickException):
@@ -59,6 +60,16 @@ class UsageProblem(click.ClickException):
 pass_context = click.make_pass_decorator(Context)
 
 
+class Commands(click.Group):
+    """Errors a user can act on (TranscribeError) end a command as one line, exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except TranscribeError as e:
+            raise click.ClickException(str(e)) from e
+
+
 def speech_options(command):  # noqa: ANN001, ANN201
     """--model and --engine, shared by the commands that transcribe."""
     command = click.option(
@@ -71,7 +82,9 @@ def speech_options(command):  # noqa: ANN001, ANN201
     return command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.option(
     "--config",
     "config_path",
@@ -120,7 +133,8 @@ def cli(
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
     progress.set_quiet(quiet)
     ctx.obj = Context(config_path, data, output)
-    ctx.meta["verbose"] = verbose
+    global _verbose
+    _verbose = verbose
 
 
 @cli.command()
@@ -213,7 +227,9 @@ def speech(
 @cli.command()
 @click.argument("url")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
-@click.option("--limit", type=int, default=0, help="At most this many, newest first.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=0, help="At most this many, newest first."
+)
 @pass_context
 def episodes(context: Context, url: str, as_json: bool, limit: int) -> None:
     """List what a feed, channel or playlist URL holds, without downloading."""
@@ -299,7 +315,14 @@ def related(context: Context, file: Path, top: int, as_json: bool) -> None:
     from .linking import link_text, link_transcript
 
     options = replace(context.config.linking, top=top)
-    transcript = read_transcript(file.read_text(encoding="utf-8", errors="replace"), file.suffix)
+    try:
+        transcript = read_transcript(
+            file.read_text(encoding="utf-8", errors="replace"), file.suffix
+        )
+    except (ValueError, TypeError, AttributeError) as e:
+        raise click.ClickException(
+            f"{file}: not a readable {file.suffix or 'text'} transcript ({e})"
+        ) from e
     with context.catalog() as catalog:
         timed = any(s.end > 0 for s in transcript.segments)
         links = (
@@ -350,7 +373,7 @@ def status(context: Context) -> None:
     if not path.exists():
         click.echo(f"no catalog at {path} yet (transcribe run creates it)")
         return
-    with context.catalog() as catalog:
+    with context.catalog(exclusive=False) as catalog:  # a report may read during a run
         counts = catalog.summary()
         failures = catalog.failures()
     click.echo(f"catalog: {path}")
@@ -430,8 +453,17 @@ def _advance(bar, done: float, total: float) -> None:  # noqa: ANN001
 
 
 def main() -> None:
+    """The console script: errors a user can act on are one line; anything unexpected is
+    one line too, with the traceback under --verbose."""
     try:
         cli(standalone_mode=True)
     except TranscribeError as e:
         click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except Exception as e:  # a bug or an unforeseen failure: still one line by default
+        if _verbose:
+            raise
+        click.echo(
+            f"error: {type(e).__name__}: {e} (run with --verbose for the traceback)", err=True
+        )
         sys.exit(1)

@@ -114,6 +114,8 @@ def validate(config: Config) -> None:
     if config.linking.passage_seconds < 10:
         raise ConfigError("linking.passage_seconds: must be at least 10")
     for i, source in enumerate(config.sources):
+        if source.limit < 0:
+            raise ConfigError(f"sources[{i}].limit: must be 0 (all) or more, got {source.limit}")
         if source.url.startswith("file:") and not config.fetch.allow_file_urls:
             raise ConfigError(
                 f"sources[{i}].url: file:// URLs are refused unless fetch.allow_file_urls = true"

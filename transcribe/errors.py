@@ -23,3 +23,11 @@ class ModelNotFoundError(TranscribeError):
 
 class ArticleError(TranscribeError):
     """An article source could not be fetched or its text could not be extracted."""
+
+
+class CatalogError(TranscribeError):
+    """The catalog file cannot be opened or is not a catalog."""
+
+
+class CatalogBusyError(CatalogError):
+    """Another run holds the catalog's lock."""

@@ -8,6 +8,7 @@ network) and returns Episodes; fetch.py merges them with what yt-dlp lists.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,8 +70,18 @@ class Feed:
 
     @property
     def items(self) -> list[Episode]:
-        """The entries that carry media, as episodes (the others have nothing to play)."""
-        return [self._episode(e) for e in self.entries if e.enclosure_url]
+        """The entries that carry media, as episodes (the others have nothing to play). A
+        guid the feed repeats is made distinct by the enclosure, so no episode is lost."""
+        episodes, seen = [], set()
+        for entry in self.entries:
+            if not entry.enclosure_url:
+                continue
+            episode = self._episode(entry)
+            if episode.id in seen:
+                episode.id = f"{episode.id}#{entry.enclosure_url}"
+            seen.add(episode.id)
+            episodes.append(episode)
+        return episodes
 
     @property
     def skipped(self) -> int:
@@ -215,14 +226,17 @@ def _date(value: str) -> str:
         return ""
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return ""
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).replace(microsecond=0).isoformat()
+    try:
+        return parsed.astimezone(UTC).replace(microsecond=0).isoformat()
+    except OverflowError:  # year 9999 in a far time zone, say: no usable date
+        return ""
 
 
 def parse_duration(value: str) -> float | None:
@@ -233,6 +247,6 @@ def parse_duration(value: str) -> float | None:
         seconds = 0.0
         for part in value.strip().split(":"):
             seconds = seconds * 60 + float(part)
-        return seconds
     except ValueError:
         return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None

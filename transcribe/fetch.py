@@ -62,7 +62,8 @@ def list_source(
     """The episodes a feed, channel, playlist, video URL or .info.json file holds, newest
     first (the feed's order), without downloading any media."""
     from yt_dlp import YoutubeDL
-    from yt_dlp.utils import DownloadError
+    from yt_dlp.networking.exceptions import RequestError
+    from yt_dlp.utils import YoutubeDLError
 
     if url.startswith("file:") and not allow_file_urls:
         raise FetchError(f"{url}: file:// URLs are refused unless fetch.allow_file_urls = true")
@@ -73,7 +74,7 @@ def list_source(
     try:
         with YoutubeDL(options) as ydl:
             info = ydl.extract_info(url, download=False)
-    except DownloadError as e:
+    except (YoutubeDLError, RequestError, ValueError) as e:
         # Atom feeds and feeds that are not well-formed XML: yt-dlp says "Unsupported URL"
         feed = _read_feed(url, timeout, allow_file_urls)
         if feed is None:
@@ -145,8 +146,10 @@ def download(
     duration in seconds, measured by decoding the file (a file that does not decode is
     refused, whatever the server said)."""
     from yt_dlp import YoutubeDL
-    from yt_dlp.utils import DownloadError
+    from yt_dlp.networking.exceptions import RequestError
+    from yt_dlp.utils import YoutubeDLError
 
+    _check_scheme(episode.media_url, allow_file_urls, local_info=_is_info_json(episode))
     scratch = media_dir / ".partial" / episode.key
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -163,7 +166,7 @@ def download(
     )
     try:
         with YoutubeDL(options) as ydl:
-            if episode.media_url.endswith(".info.json") and "://" not in episode.media_url:
+            if _is_info_json(episode):
                 ydl.download_with_info_file(episode.media_url)
             else:
                 ydl.download([episode.media_url])
@@ -178,7 +181,7 @@ def download(
         final = media_dir / f"{episode.key}{files[0].suffix}"
         os.replace(files[0], final)
         return final, duration
-    except DownloadError as e:
+    except (YoutubeDLError, RequestError, ValueError, OSError) as e:
         raise FetchError(f"{episode.media_url}: {_yt_dlp_reason(e)}") from e
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -207,6 +210,19 @@ def probe_media(path: Path) -> float:
     if not samples or not rate:
         raise MediaError(f"{path.name}: no audio frames")
     return samples / rate
+
+
+def _is_info_json(episode: Episode) -> bool:
+    """Only an info file the user named as a source is read from disk, never a feed's URL."""
+    return episode.media_url == episode.source and episode.source.endswith(".info.json")
+
+
+def _check_scheme(url: str, allow_file_urls: bool, local_info: bool = False) -> None:
+    if local_info or url.startswith(("http://", "https://")):
+        return
+    if url.startswith("file:") and allow_file_urls:
+        return
+    raise FetchError(f"{url[:200]}: not an http(s) URL; refused")
 
 
 def _read_feed(url: str, timeout: float, allow_file_urls: bool) -> Feed | None:
@@ -269,7 +285,10 @@ def _best_subtitle_url(tracks: list[dict[str, Any]]) -> str:
 
 
 def _limited(episodes: list[Episode], limit: int) -> list[Episode]:
-    return episodes[:limit] if limit else episodes
+    """The newest `limit` episodes (all when 0), newest first; undated ones keep the feed's
+    order after the dated."""
+    ordered = sorted(episodes, key=lambda e: e.published or "", reverse=True)
+    return ordered[:limit] if limit else ordered
 
 
 def _yt_dlp_reason(error: Exception) -> str:

@@ -7,6 +7,12 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def write_atomic(path: Path, content: str | bytes) -> bool:
     """Write through a temporary file in the same folder and a rename. Skips the write when
     the file already holds exactly this content; returns whether it wrote."""
@@ -18,6 +24,7 @@ def write_atomic(path: Path, content: str | bytes) -> bool:
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a web server must read it
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

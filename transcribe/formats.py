@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import math
 import re
 from typing import ClassVar, TextIO
 
@@ -27,7 +28,7 @@ def timestamp(seconds: float, decimal: str = ".", always_hours: bool = True) -> 
 
 def clock(seconds: float) -> str:
     """A time as people read it: 1:02:03 or 2:03."""
-    total = int(seconds)
+    total = int(seconds) if math.isfinite(seconds) and seconds > 0 else 0
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

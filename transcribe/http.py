@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import time
 import urllib.error
 import urllib.request
@@ -39,6 +40,8 @@ def get(url: str, timeout: float = 30.0, retries: int = 2, allow_file: bool = Fa
             if not retryable or attempt == retries:
                 raise FetchError(f"{url}: HTTP {e.code} {e.reason}") from e
             pause = _retry_after(e.headers.get("Retry-After"), attempt)
+        except (ValueError, http.client.HTTPException) as e:  # a malformed URL or response
+            raise FetchError(f"{url[:200]}: {e}") from e
         except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
             if attempt == retries:
                 reason = getattr(e, "reason", e)

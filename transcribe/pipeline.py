@@ -8,14 +8,16 @@ next run), never the end of the run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import progress
 from .articles import IngestReport, ingest_articles
 from .catalog import FETCHED, LISTED, TRANSCRIBED, Catalog
-from .config import Config
-from .errors import TranscribeError
+from .config import Config, SourceConfig
+from .errors import MediaError, TranscribeError
 from .fetch import download, list_source
 from .linking import link_transcript
 from .records import Episode
@@ -95,6 +97,8 @@ def run_job(config: Config, catalog: Catalog) -> RunReport:
         timeout=config.fetch.timeout,
         allow_file_urls=config.fetch.allow_file_urls,
     )
+    for error in report.articles.errors:
+        report.failures.append(Failure("articles", "articles", error))
     link_episodes(config, catalog, report)
     report.rendered = render(config, catalog)
     return report
@@ -103,27 +107,18 @@ def run_job(config: Config, catalog: Catalog) -> RunReport:
 def fetch_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
     """List every source, record its episodes, download the media of those not yet fetched."""
     for source in config.sources:
-        try:
+        with _recorded(report, source.url, "list"):
             episodes = list_source(
                 source.url,
                 limit=source.limit,
                 timeout=config.fetch.timeout,
                 allow_file_urls=config.fetch.allow_file_urls,
             )
-        except TranscribeError as e:
-            report.fail(source.url, "list", e)
-            continue
-        for episode in episodes:
-            if source.name:
-                episode.show = source.name
-            report.listed += 1
-            report.new += catalog.record_episode(episode)
-            report.already_fetched += catalog.progress(episode.id)["state"] != LISTED
-    for episode in catalog.episodes(LISTED):
-        if not any(episode.source == s.url for s in config.sources):
-            continue  # a source no longer in the config: leave it be
+            for episode in episodes:
+                _record(catalog, report, episode, source)
+    for episode in _in_config(config, catalog.episodes(LISTED)):
         bar = progress.DownloadBar(f"download {episode.title[:40]}")
-        try:
+        with _recorded(report, episode.id, "fetch", catalog), bar:
             path, duration = download(
                 episode,
                 config.media_dir,
@@ -132,26 +127,33 @@ def fetch_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
                 allow_file_urls=config.fetch.allow_file_urls,
                 progress=bar,
             )
-        except TranscribeError as e:
-            catalog.mark_failed(episode.id, "fetch", str(e))
-            report.fail(episode.id, "fetch", e)
-            continue
-        finally:
-            bar.close()
-        catalog.mark_fetched(episode.id, path, duration)
-        report.downloaded += 1
+            catalog.mark_fetched(episode.id, path, duration)
+            report.downloaded += 1
+
+
+def _record(catalog: Catalog, report: RunReport, episode: Episode, source: SourceConfig) -> None:
+    if source.name:
+        episode.show = source.name
+    known = catalog.find_episode(episode.id)
+    if known and known.source != episode.source and known.title != episode.title:
+        # another show uses the same guid ("1", "2", ...): keep both, apart
+        episode.id = f"{episode.source}#{episode.id}"
+    report.listed += 1
+    report.new += catalog.record_episode(episode)
+    report.already_fetched += catalog.progress(episode.id)["state"] != LISTED
 
 
 def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
-    """Transcribe every fetched episode, and re-transcribe those made with other settings."""
-    done = catalog.episodes(TRANSCRIBED)
+    """Transcribe every fetched episode, and re-transcribe those made with other settings.
+    Only episodes of the config's sources: a source taken out of it is left as it was."""
+    done = _in_config(config, catalog.episodes(TRANSCRIBED))
     stale = [
         e
         for e in done
         if catalog.transcript_producer(e.id) != _speech_options(config, e).producer()
     ]
     report.already_transcribed = len(done) - len(stale)
-    pending = catalog.episodes(FETCHED) + stale
+    pending = _in_config(config, catalog.episodes(FETCHED)) + stale
     if not pending:
         return
     total = sum(e.duration or 0 for e in pending) / 60
@@ -159,7 +161,11 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
     for episode in pending:
         before = bar.n
         media = Path(catalog.progress(episode.id)["media_path"])
-        try:
+        if not media.is_file():  # pruned or lost: fetch it again on the next run
+            catalog.mark_listed(episode.id, f"{media} is missing; it will be downloaded again")
+            report.fail(episode.id, "speech", MediaError(f"{media} is missing"))
+            continue
+        with _recorded(report, episode.id, "speech", catalog):
             transcript = transcribe_audio(
                 media,
                 _speech_options(config, episode),
@@ -167,13 +173,9 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
                     round(start + done / 60, 2) - bar.n
                 ),
             )
-        except TranscribeError as e:
-            catalog.mark_failed(episode.id, "speech", str(e))
-            report.fail(episode.id, "speech", e)
-            continue
-        catalog.save_transcript(episode.id, transcript)
-        report.transcribed += 1
-        report.audio_seconds += transcript.duration
+            catalog.save_transcript(episode.id, transcript)
+            report.transcribed += 1
+            report.audio_seconds += transcript.duration
     bar.close()
 
 
@@ -194,6 +196,28 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
 
 def render(config: Config, catalog: Catalog) -> RenderReport:
     return render_site(catalog, config.output, config.render)
+
+
+@contextmanager
+def _recorded(
+    report: RunReport, what: str, stage: str, catalog: Catalog | None = None
+) -> Iterator[None]:
+    """Run one item's step; a failure is recorded (on the episode, when a catalog is given)
+    and reported, and the run goes on with the next item."""
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 - one item's failure, whatever it is, is not the run's
+        if not isinstance(e, TranscribeError):
+            log.debug("unexpected failure", exc_info=True)
+            e = TranscribeError(f"{type(e).__name__}: {e}")
+        if catalog is not None:
+            catalog.mark_failed(what, stage, str(e))
+        report.fail(what, stage, e)
+
+
+def _in_config(config: Config, episodes: list[Episode]) -> list[Episode]:
+    sources = {s.url for s in config.sources}
+    return [e for e in episodes if e.source in sources]
 
 
 def _speech_options(config: Config, episode: Episode) -> SpeechOptions:

@@ -51,3 +51,9 @@ class DownloadBar:
 
     def close(self) -> None:
         self.bar.close()
+
+    def __enter__(self) -> DownloadBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

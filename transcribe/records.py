@@ -11,14 +11,16 @@ import re
 from dataclasses import dataclass, field
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_DIGEST_PREFIX = "h."  # a "." never appears in a plain key, so the two kinds cannot collide
 
 
 def file_key(episode_id: str) -> str:
     """A file-name-safe key for an episode id: the id itself when it is plainly safe
     (a YouTube video id, say), otherwise a digest of it, so no feed value ever picks a path."""
-    if _SAFE_KEY.fullmatch(episode_id) and episode_id not in {".", ".."}:
+    if _SAFE_KEY.fullmatch(episode_id):
         return episode_id
-    return "e" + hashlib.sha256(episode_id.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    digest = hashlib.sha256(episode_id.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return _DIGEST_PREFIX + digest
 
 
 @dataclass(frozen=True)

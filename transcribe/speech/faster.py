@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import MediaError
+from ..errors import MediaError, ModelNotFoundError
 from ..records import Segment, Word
 from . import SpeechInfo, SpeechOptions
 from .models import resolve_ct2_model
@@ -29,9 +29,17 @@ def load_model(path: str, device: str, compute_type: str, threads: int):  # noqa
     """Load once per process and settings: loading costs more than a short clip."""
     from faster_whisper import WhisperModel
 
-    return WhisperModel(
-        path, device=device, compute_type=compute_type, cpu_threads=threads or os.cpu_count() or 1
-    )
+    try:
+        return WhisperModel(
+            path,
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=threads or os.cpu_count() or 1,
+        )
+    except (RuntimeError, ValueError, OSError) as e:  # a broken folder, no CUDA, a bad type
+        raise ModelNotFoundError(
+            f"cannot load the model in {path} on {device}/{compute_type}: {e}"
+        ) from e
 
 
 def transcribe(path: Path, options: SpeechOptions) -> tuple[Iterator[Segment], SpeechInfo]:

@@ -1,0 +1,65 @@
+"""The catalog: keys, episode records across feeds, the run lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from transcribe.catalog import Catalog
+from transcribe.errors import CatalogBusyError, CatalogError
+from transcribe.records import Episode, file_key
+
+
+def test_file_keys_are_safe_and_never_collide():
+    assert file_key("Kx3vTq9LmZ0") == "Kx3vTq9LmZ0"
+    hostile = ["../../etc/passwd", "a/b", "CON", "x" * 500, "nul\x00byte", ".", ".."]
+    keys = [file_key(i) for i in hostile]
+    assert all("/" not in k and "\x00" not in k and len(k) <= 64 for k in keys)
+    assert len(set(keys)) == len(keys)
+    assert file_key(keys[0]) != keys[0]  # a guid that copies a digest key gets a key of its own
+    assert file_key("CON") == "CON"  # a plain name, but the site adds ".html"; never bare
+
+
+def test_a_fetched_episode_keeps_its_measured_duration(tmp_path):
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        episode = Episode(id="g", source="s", title="t", media_url="http://h/a.mp3", duration=10)
+        catalog.record_episode(episode)
+        catalog.mark_fetched("g", tmp_path / "a.mp3", 63.5)
+        episode.duration = 3600  # the feed says otherwise on the next listing
+        catalog.record_episode(episode)
+        assert catalog.episode("g").duration == 63.5
+
+
+def test_the_lock_dies_with_a_killed_run(tmp_path):
+    path = tmp_path / "c.sqlite"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from transcribe.catalog import Catalog; "
+            f"c = Catalog({str(path)!r}); print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(CatalogBusyError, match=f"pid {holder.pid}"):
+        Catalog(path)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    time.sleep(0.1)
+    with Catalog(path) as catalog:  # nothing stuck
+        assert catalog.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_file_that_is_no_catalog_is_one_clear_error(tmp_path):
+    path = tmp_path / "catalog.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    for _ in range(2):  # the second time too: the failed open let its lock go
+        with pytest.raises(CatalogError, match="not a usable catalog"):
+            Catalog(path)
