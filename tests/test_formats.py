@@ -28,7 +28,7 @@ def test_vtt():
     text = FORMATS["vtt"].render(TRANSCRIPT)
     assert text == (
         "WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello and welcome.\n\n"
-        "00:00:02.500 --> 01:01:01.250\nA cue with -> an arrow &amp; &lt;b>tags&lt;/b>\n\n"
+        "00:00:02.500 --> 01:01:01.250\nA cue with -&gt; an arrow &amp; &lt;b&gt;tags&lt;/b&gt;\n\n"
     )
 
 
@@ -65,3 +65,11 @@ def test_the_podcasting_2_0_examples_read():
         assert all(s.end >= s.start for s in transcript.segments)
     vtt = read_transcript((folder / "example.vtt").read_text(), "vtt")
     assert "Podcasting Q&A" in vtt.text
+
+
+def test_speakers_survive_vtt_and_json():
+    spoken = Transcript([Segment(0.0, 1.0, "Hello.", speaker="Carla <Host>")], language="en")
+    for extension in ("vtt", "json"):
+        back = read_transcript(FORMATS[extension].render(spoken), extension)
+        assert [(s.speaker, s.text) for s in back.segments] == [("Carla <Host>", "Hello.")]
+    assert '"speaker": "Carla <Host>"' in FORMATS["json"].render(spoken)

@@ -130,6 +130,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0002_segment_speaker",
+        "ALTER TABLE segments ADD COLUMN speaker TEXT NOT NULL DEFAULT '';",
+    ),
 ]
 
 
@@ -322,7 +326,8 @@ class Catalog:
                 ),
             )
             self.db.executemany(
-                "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     (
                         episode_id,
@@ -331,6 +336,7 @@ class Catalog:
                         s.end,
                         s.text,
                         json.dumps([asdict(w) for w in s.words]),
+                        s.speaker,
                     )
                     for i, s in enumerate(transcript.segments)
                 ),
@@ -352,6 +358,7 @@ class Catalog:
                 end=row["end"],
                 text=row["text"],
                 words=tuple(Word(**w) for w in json.loads(row["words"])),
+                speaker=row["speaker"],
             )
             for row in self.db.execute(
                 "SELECT * FROM segments WHERE episode_id = ? ORDER BY idx", (episode_id,)

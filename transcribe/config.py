@@ -29,6 +29,8 @@ class SourceConfig:
     name: str = ""  # shown in the site instead of the feed's title
     limit: int = 0  # newest episodes to take from the source; 0 takes all
     language: str = ""  # force a language for Whisper; "" detects it
+    initial_prompt: str = ""  # for this source: the show's names and spellings
+    hotwords: str = ""  # for this source: words Whisper should favour
 
 
 @dataclass(frozen=True)

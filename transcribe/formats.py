@@ -43,6 +43,10 @@ def _cue_text(text: str) -> str:
     return " ".join(text.split()).replace("-->", "->")
 
 
+def _escape_vtt(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class Writer:
     extension: ClassVar[str]
     media_type: ClassVar[str]
@@ -64,7 +68,8 @@ class VttWriter(Writer):
         file.write("WEBVTT\n\n")
         for cue in _cues(transcript):
             file.write(f"{timestamp(cue.start)} --> {timestamp(cue.end)}\n")
-            file.write(_cue_text(cue.text).replace("&", "&amp;").replace("<", "&lt;") + "\n\n")
+            voice = f"<v {_escape_vtt(_cue_text(cue.speaker))}>" if cue.speaker else ""
+            file.write(voice + _escape_vtt(_cue_text(cue.text)) + "\n\n")
 
 
 class SrtWriter(Writer):
@@ -95,6 +100,7 @@ class JsonWriter(Writer):
     def write(self, transcript: Transcript, file: TextIO) -> None:
         segments = [
             {
+                **({"speaker": cue.speaker} if cue.speaker else {}),
                 "startTime": round(cue.start, 3),
                 "endTime": round(cue.end, 3),
                 "body": cue.text.strip(),
@@ -118,18 +124,23 @@ _CUE_TIME = re.compile(
 
 
 def read_transcript(text: str, extension: str) -> Transcript:
-    """Read a .vtt, .srt, Podcasting 2.0 .json or plain .txt transcript."""
+    """Read a .vtt, .srt, Podcasting 2.0 .json or .html, or plain .txt transcript."""
     extension = extension.lower().lstrip(".")
     if extension == "json":
         data = json.loads(text)
         segments = [
             Segment(
-                float(s.get("startTime", 0)), float(s.get("endTime", 0)), str(s.get("body", ""))
+                float(s.get("startTime", 0)),
+                float(s.get("endTime", 0)),
+                str(s.get("body", "")),
+                speaker=str(s.get("speaker", "")),
             )
             for s in data.get("segments", [])
         ]
     elif extension in ("vtt", "srt"):
         segments = _read_cues(text)
+    elif extension in ("html", "htm"):
+        segments = _read_html(text)
     else:
         segments = [Segment(0.0, 0.0, line) for line in text.splitlines() if line.strip()]
     return Transcript(segments=segments, language="", origin="file")
@@ -145,7 +156,39 @@ def _read_cues(text: str) -> list[Segment]:
                 g = [int(x or 0) for x in found.groups()]
                 start = g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 1000
                 end = g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 1000
-                body = re.sub(r"<[^>]+>", "", " ".join(lines[i + 1 :]))
-                segments.append(Segment(start, end, html.unescape(body).strip()))
+                cue = " ".join(lines[i + 1 :])
+                voice = re.match(r"<v(?:\.[\w.-]+)?\s+([^>]+)>", cue)
+                body = html.unescape(re.sub(r"<[^>]+>", "", cue)).strip()
+                speaker = html.unescape(voice[1]).strip() if voice else ""
+                segments.append(Segment(start, end, body, speaker=speaker))
                 break
     return segments
+
+
+def _read_html(text: str) -> list[Segment]:
+    """The Podcasting 2.0 HTML transcript: <cite>speaker:</cite> <time>m:ss</time> <p>text</p>.
+    A paragraph runs until the next one starts."""
+    from lxml import html as lxml_html
+
+    root = lxml_html.fromstring(f"<div>{text}</div>")
+    speaker, start, found = "", 0.0, []
+    for element in root.iter("cite", "time", "p"):
+        content = " ".join(element.text_content().split())
+        if element.tag == "cite":
+            speaker = content.rstrip(":").strip()
+        elif element.tag == "time":
+            start = _clock_seconds(content)
+        elif content:
+            found.append((start, content, speaker))
+    ends = [s for s, _, _ in found[1:]] + [found[-1][0] if found else 0.0]
+    return [
+        Segment(start, max(end, start), body, speaker=who)
+        for (start, body, who), end in zip(found, ends, strict=True)
+    ]
+
+
+def _clock_seconds(value: str) -> float:
+    seconds = 0.0
+    for part in value.split(":"):
+        seconds = seconds * 60 + float(part or 0)
+    return seconds

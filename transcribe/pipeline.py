@@ -20,9 +20,10 @@ from .config import Config, SourceConfig
 from .errors import MediaError, TranscribeError
 from .fetch import download, list_source
 from .linking import link_transcript
-from .records import Episode
+from .records import Episode, Transcript
 from .render import RenderReport, render_site
 from .speech import SpeechOptions, transcribe_audio
+from .speech.publisher import import_transcript, publisher_link, publisher_producer
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class RunReport:
     downloaded: int = 0
     already_fetched: int = 0
     transcribed: int = 0
+    imported: int = 0  # of those, the publisher's own transcripts
     already_transcribed: int = 0
     audio_seconds: float = 0.0
     articles: IngestReport = field(default_factory=IngestReport)
@@ -65,7 +67,8 @@ class RunReport:
         ]
         if self.transcribed:
             lines.append(
-                f"speech: {self.transcribed} episodes transcribed ({self.audio_seconds / 60:.1f} min of audio)"
+                f"speech: {self.transcribed} episodes transcribed ({self.audio_seconds / 60:.1f} min of audio"
+                + (f"; {self.imported} publisher transcripts imported)" if self.imported else ")")
                 + (f", {self.already_transcribed} already done" if self.already_transcribed else "")
             )
         else:
@@ -144,14 +147,11 @@ def _record(catalog: Catalog, report: RunReport, episode: Episode, source: Sourc
 
 
 def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
-    """Transcribe every fetched episode, and re-transcribe those made with other settings.
-    Only episodes of the config's sources: a source taken out of it is left as it was."""
+    """Transcribe every fetched episode (or import the publisher's transcript), and redo
+    those made with other settings. Only episodes of the config's sources: a source taken
+    out of it is left as it was."""
     done = _in_config(config, catalog.episodes(TRANSCRIBED))
-    stale = [
-        e
-        for e in done
-        if catalog.transcript_producer(e.id) != _speech_options(config, e).producer()
-    ]
+    stale = [e for e in done if catalog.transcript_producer(e.id) not in _accepted(config, e)]
     report.already_transcribed = len(done) - len(stale)
     pending = _in_config(config, catalog.episodes(FETCHED)) + stale
     if not pending:
@@ -160,23 +160,54 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
     bar = progress.bar(round(total, 1), "transcribe", unit="min")
     for episode in pending:
         before = bar.n
-        media = Path(catalog.progress(episode.id)["media_path"])
-        if not media.is_file():  # pruned or lost: fetch it again on the next run
-            catalog.mark_listed(episode.id, f"{media} is missing; it will be downloaded again")
-            report.fail(episode.id, "speech", MediaError(f"{media} is missing"))
-            continue
+        options = _speech_options(config, episode)
         with _recorded(report, episode.id, "speech", catalog):
-            transcript = transcribe_audio(
-                media,
-                _speech_options(config, episode),
-                on_progress=lambda done, _total, start=before: bar.update(
-                    round(start + done / 60, 2) - bar.n
-                ),
-            )
+            transcript = _publisher_transcript(config, episode, options)
+            if transcript is None:
+                media = Path(catalog.progress(episode.id)["media_path"])
+                if not media.is_file():  # pruned or lost: fetch it again on the next run
+                    catalog.mark_listed(episode.id, f"{media} is missing; downloading it again")
+                    raise MediaError(f"{media} is missing; the next run downloads it again")
+                transcript = transcribe_audio(
+                    media,
+                    options,
+                    on_progress=lambda done, _total, start=before: bar.update(
+                        round(start + done / 60, 2) - bar.n
+                    ),
+                )
+                report.audio_seconds += transcript.duration
+            else:
+                report.imported += 1
             catalog.save_transcript(episode.id, transcript)
             report.transcribed += 1
-            report.audio_seconds += transcript.duration
+        bar.update(round(before + (episode.duration or 0) / 60, 2) - bar.n)
     bar.close()
+
+
+def _publisher_transcript(
+    config: Config, episode: Episode, options: SpeechOptions
+) -> Transcript | None:
+    """The publisher's transcript when there is one and the config takes it; None when
+    Whisper should run (also when the publisher's file cannot be had: said, not fatal)."""
+    link = publisher_link(episode, options.language) if options.publisher_transcripts else None
+    if link is None:
+        return None
+    try:
+        return import_transcript(link, config.fetch.timeout, config.fetch.allow_file_urls)
+    except TranscribeError as e:
+        log.warning("%s: the publisher's transcript is unusable (%s); transcribing", episode.id, e)
+        return None
+
+
+def _accepted(config: Config, episode: Episode) -> set[str]:
+    """The producers whose transcript is current: Whisper's with today's settings, or the
+    publisher's own while the config takes those."""
+    options = _speech_options(config, episode)
+    accepted = {options.producer()}
+    link = publisher_link(episode, options.language) if options.publisher_transcripts else None
+    if link is not None:
+        accepted.add(publisher_producer(link))
+    return accepted
 
 
 def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
@@ -221,8 +252,13 @@ def _in_config(config: Config, episodes: list[Episode]) -> list[Episode]:
 
 
 def _speech_options(config: Config, episode: Episode) -> SpeechOptions:
-    """The config's speech options, with the language its source sets, if any."""
+    """The config's speech options, with what the episode's source sets over them."""
     source = next((s for s in config.sources if s.url == episode.source), None)
-    if source and source.language:
-        return replace(config.speech, language=source.language)
-    return config.speech
+    if source is None:
+        return config.speech
+    overrides = {
+        "language": source.language,
+        "initial_prompt": source.initial_prompt,
+        "hotwords": source.hotwords,
+    }
+    return replace(config.speech, **{k: v for k, v in overrides.items() if v})

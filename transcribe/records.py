@@ -81,6 +81,7 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = ()
+    speaker: str = ""  # when the publisher's transcript names one
 
 
 @dataclass

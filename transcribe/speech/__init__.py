@@ -34,13 +34,15 @@ class SpeechOptions:
     threads: int = 0  # CPU threads; 0 uses every core
     vad: bool = True  # Silero voice-activity filter: no words invented in silence or music
     word_timestamps: bool = True
-    initial_prompt: str = ""
+    initial_prompt: str = ""  # text Whisper reads as what came before: names, spellings
+    hotwords: str = ""  # words to favour (faster-whisper; openai-whisper adds them to the prompt)
+    publisher_transcripts: bool = True  # import the feed's own transcript instead of Whisper
 
     def producer(self) -> str:
         """A stamp of everything that shapes the words, stored beside the transcript."""
         shaping = asdict(self)
-        for runtime_only in ("device", "compute_type", "threads"):
-            shaping.pop(runtime_only)
+        for not_shaping in ("device", "compute_type", "threads", "publisher_transcripts"):
+            shaping.pop(not_shaping)
         return ";".join(f"{k}={v}" for k, v in shaping.items())
 
 

@@ -54,6 +54,7 @@ def transcribe(path: Path, options: SpeechOptions) -> tuple[Iterator[Segment], S
             word_timestamps=options.word_timestamps,
             vad_filter=options.vad,
             initial_prompt=options.initial_prompt or None,
+            hotwords=options.hotwords or None,
             condition_on_previous_text=False,  # keeps one misheard passage from repeating
         )
     except Exception as e:  # PyAV raises its own errors on corrupt or audio-less files

@@ -79,7 +79,7 @@ def transcribe(path: Path, options: SpeechOptions) -> tuple[Iterator[Segment], S
         beam_size=options.beam_size if options.beam_size > 1 else None,
         best_of=5,  # as faster-whisper, for the temperature fallback
         word_timestamps=options.word_timestamps,
-        initial_prompt=options.initial_prompt or None,
+        initial_prompt=" ".join(filter(None, [options.hotwords, options.initial_prompt])) or None,
         condition_on_previous_text=False,
         fp16=device == "cuda",
         verbose=None,
