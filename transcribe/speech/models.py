@@ -169,3 +169,48 @@ def _converted(name: str, ct2_dir: Path, origin: str) -> ResolvedModel:
         log.info("converting %s to an openai-whisper checkpoint (once)", ct2_dir)
         convert(ct2_dir, target)
     return ResolvedModel(name, target, origin)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    engine: str
+    path: Path
+    size: int  # bytes on disk
+    origin: str
+
+
+def list_models() -> list[ModelEntry]:
+    """Every model that resolves without a download, for `transcribe models list`."""
+    entries: dict[tuple[str, str], ModelEntry] = {}
+
+    def add(name: str, engine: str, path: Path, origin: str) -> None:
+        size = (
+            sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            if path.is_dir()
+            else (path.stat().st_size if path.exists() else 0)
+        )
+        entries.setdefault((name, engine), ModelEntry(name, engine, path, size, origin))
+
+    cache = model_cache_dir()
+    for folder in sorted(cache.glob("*")):
+        if is_ctranslate2_model(folder):
+            add(folder.name, "faster-whisper", folder, "model cache")
+    for name, (package, locate) in BUNDLED.items():
+        try:
+            found = locate()
+        except ImportError:
+            continue
+        add(name, "faster-whisper", found, f"package {package}")
+    for checkpoint in sorted((cache / "openai-whisper").glob("*.pt")):
+        add(checkpoint.stem, "openai-whisper", checkpoint, "converted from CTranslate2")
+    for checkpoint in sorted(whisper_cache_dir().glob("*.pt")):
+        add(checkpoint.stem, "openai-whisper", checkpoint, "openai-whisper download")
+    for (name, engine), entry in list(entries.items()):
+        if engine == "faster-whisper":  # each CTranslate2 model also runs in openai-whisper
+            target = cache / "openai-whisper" / f"{name}.pt"
+            entries.setdefault(
+                (name, "openai-whisper"),
+                ModelEntry(name, "openai-whisper", target, 0, "converted on first use"),
+            )
+    return sorted(entries.values(), key=lambda e: (e.name, e.engine))
