@@ -1,0 +1,252 @@
+"""Speech benchmark: openai-whisper against faster-whisper, on the same weights and audio.
+
+    .venv/bin/python bench/speech.py                      # tiny.en and base, 2 repeats
+    .venv/bin/python bench/speech.py --models tiny.en --repeats 1 --long-minutes 3
+
+Each configuration runs in a fresh process (so its peak memory is its own), back to back,
+repeated. Audio: the 12 clips of ../shared/data/speech (with references) and one long piece,
+built once by joining those clips and the demo's spoken episodes until it lasts
+--long-minutes. Printed per model and configuration: the realtime factor on the long piece
+(seconds of compute per second of audio), the speed ratio to openai-whisper, the peak
+memory of the process, and the word error rate on the clips and on the long piece (both
+sides normalized by openai-whisper's EnglishTextNormalizer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+CACHE = ROOT / "bench" / ".cache"
+THREADS = 2
+
+# name -> (engine, settings); "threads" is per process
+CONFIGS: dict[str, dict] = {
+    "openai-whisper (CLI defaults: beam 5, best_of 5, fallback)": {"engine": "openai"},
+    "faster-whisper int8, beam 5 (its defaults)": {"engine": "faster"},
+    "faster-whisper int8, batched 8, beam 5": {"engine": "faster", "batch": 8},
+    "faster-whisper int8, batched 4, beam 1": {"engine": "faster", "batch": 4, "beam": 1},
+    "faster-whisper int8, batched 8, beam 1": {"engine": "faster", "batch": 8, "beam": 1},
+    "transcribe's job settings (VAD, words, beam 5)": {"engine": "job"},
+    "2 episodes at once, 1 thread each (job settings)": {"engine": "job", "parallel": 2},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--long-minutes", type=float, default=10.0)
+    parser.add_argument("--only", nargs="*", default=None, help="substrings of config names")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    clips = clip_manifest()
+    long_audio, long_reference = long_piece(clips, args.long_minutes * 60)
+    configs = {k: v for k, v in CONFIGS.items() if not args.only or any(o in k for o in args.only)}
+    print(
+        f"machine: {os.cpu_count()} cores; {THREADS} threads per run; long piece "
+        f"{duration(long_audio) / 60:.1f} min; {len(clips)} clips; {args.repeats} repeats\n"
+    )
+    for model in args.models:
+        rows = []
+        for name, settings in configs.items():
+            runs = [run(model, settings, clips, long_audio) for _ in range(args.repeats)]
+            rows.append((name, runs))
+            print(
+                f"  {model}: {name}: {[round(r['long_seconds'], 1) for r in runs]} s",
+                file=sys.stderr,
+            )
+        report(model, rows, clips, long_audio, long_reference)
+
+
+def run(model: str, settings: dict, clips: list[dict], long_audio: Path) -> dict:
+    """One configuration in fresh processes; the long piece split across them if parallel."""
+    parallel = settings.get("parallel", 1)
+    pieces = [long_audio] if parallel == 1 else split(long_audio, parallel)
+    job = {"model": model, **settings, "threads": THREADS // parallel}
+    # side by side, the clips would hold one worker back: those runs do the long piece only
+    clip_paths = [c["path"] for c in clips] if parallel == 1 else []
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                json.dumps({**job, "clips": clip_paths, "long": str(piece)}),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for piece in pieces
+    ]
+    results = [json.loads(w.communicate()[0]) for w in workers]
+    return {  # from the first start to the last end of the long piece's transcription
+        "long_seconds": max(r["long_end"] for r in results) - min(r["long_start"] for r in results),
+        "long_text": " ".join(r["long_text"] for r in results),
+        "clip_texts": results[0]["clip_texts"],
+        "peak_mib": sum(r["peak_mib"] for r in results),  # processes side by side add up
+    }
+
+
+def worker(job: dict) -> dict:
+    """Load the model once, transcribe the clips, then time the long piece."""
+    started = time.monotonic()
+    transcribe = load(job)
+    load_seconds = time.monotonic() - started
+    clip_texts = [transcribe(path) for path in job["clips"]]
+    long_start = time.time()
+    long_text = transcribe(job["long"])
+    long_end = time.time()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "load_seconds": load_seconds,
+        "clip_texts": clip_texts,
+        "long_text": long_text,
+        "long_start": long_start,
+        "long_end": long_end,
+        "peak_mib": peak,
+    }
+
+
+def load(job: dict):  # noqa: ANN201 - returns path -> text
+    threads, beam = job["threads"], job.get("beam", 5)
+    if job["engine"] == "openai":
+        import torch
+        import whisper
+
+        from transcribe.speech.models import resolve_openai_model
+
+        torch.set_num_threads(threads)
+        model = whisper.load_model(str(resolve_openai_model(job["model"]).path), device="cpu")
+        return lambda path: model.transcribe(path, beam_size=beam, best_of=5, fp16=False)["text"]
+    if job["engine"] == "job":
+        from transcribe.speech import SpeechOptions, transcribe_audio
+
+        options = SpeechOptions(model=job["model"], beam_size=beam, threads=threads)
+        return lambda path: transcribe_audio(Path(path), options).text
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    from transcribe.speech.models import resolve_ct2_model
+
+    model = WhisperModel(
+        str(resolve_ct2_model(job["model"]).path),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=threads,
+    )
+    if job.get("batch"):
+        batched = BatchedInferencePipeline(model)
+        return lambda path: " ".join(
+            s.text for s in batched.transcribe(path, batch_size=job["batch"], beam_size=beam)[0]
+        )
+    return lambda path: " ".join(s.text for s in model.transcribe(path, beam_size=beam)[0])
+
+
+def report(
+    model: str, rows: list, clips: list[dict], long_audio: Path, long_reference: str
+) -> None:
+    import jiwer
+    from whisper.normalizers import EnglishTextNormalizer
+
+    normalize = EnglishTextNormalizer()
+    references = [normalize(c["reference"]) for c in clips]
+    long_ref = normalize(long_reference)
+    seconds = duration(long_audio)
+    baseline = statistics.median(r["long_seconds"] for r in rows[0][1])
+    base_memory = max(r["peak_mib"] for r in rows[0][1])
+    print(f"\n### {model}\n")
+    print(
+        "| configuration | long piece: compute s (median) | realtime factor | speed vs openai-whisper "
+        "| peak memory | vs openai-whisper | WER clips | WER long |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, runs in rows:
+        median = statistics.median(r["long_seconds"] for r in runs)
+        memory = max(r["peak_mib"] for r in runs)
+        texts = runs[0]["clip_texts"]
+        clip_wer = f"{jiwer.wer(references, [normalize(t) for t in texts]):.3f}" if texts else "-"
+        long_wer = jiwer.wer(long_ref, normalize(runs[0]["long_text"]))
+        print(
+            f"| {name} | {median:.1f} | {median / seconds:.3f} | {baseline / median:.1f}x "
+            f"| {memory:.0f} MiB | {memory / base_memory:.2f} | {clip_wer} | {long_wer:.3f} |"
+        )
+
+
+def clip_manifest() -> list[dict]:
+    import csv
+
+    with open(SHARED / "speech" / "manifest.tsv") as manifest:
+        rows = list(csv.DictReader(manifest, delimiter="\t"))
+    return [{"path": str(SHARED / "speech" / r["file"]), "reference": r["reference"]} for r in rows]
+
+
+def long_piece(clips: list[dict], seconds: float) -> tuple[Path, str]:
+    """Join the clips and the demo's spoken episodes (16 kHz mono WAV) until long enough."""
+    from transcribe.demo import EXAMPLES, ffmpeg, speak
+
+    target = CACHE / f"long-{int(seconds)}s.wav"
+    reference_file = target.with_suffix(".txt")
+    if target.exists() and reference_file.exists():
+        return target, reference_file.read_text()
+    episodes = json.loads((EXAMPLES / "episodes.json").read_text())["episodes"]
+    parts = [(Path(c["path"]), c["reference"]) for c in clips]
+    for episode in episodes:
+        parts.append(
+            (speak(episode["script"], CACHE / f"{episode['guid']}.wav"), episode["script"])
+        )
+    uniform = []  # the concat demuxer wants one format: 16 kHz mono PCM
+    for i, (path, reference) in enumerate(parts):
+        wav = CACHE / "parts" / f"{i:02d}.wav"
+        if not wav.exists():
+            wav.parent.mkdir(parents=True, exist_ok=True)
+            ffmpeg("-i", str(path), "-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le", str(wav))
+        uniform.append((wav, reference))
+    playlist, references, total = [], [], 0.0
+    while total < seconds:
+        for path, reference in uniform:
+            playlist.append(path)
+            references.append(reference)
+            total += duration(path)
+    listing = CACHE / "concat.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in playlist))
+    ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(target))
+    reference_file.write_text(" ".join(references))
+    return target, " ".join(references)
+
+
+def split(path: Path, parts: int) -> list[Path]:
+    """The long piece cut in equal parts: stand-ins for episodes transcribed side by side."""
+    from transcribe.demo import ffmpeg
+
+    length = duration(path) / parts
+    pieces = []
+    for i in range(parts):
+        piece = CACHE / f"{path.stem}-part{i + 1}of{parts}.wav"
+        if not piece.exists():
+            ffmpeg("-ss", str(i * length), "-t", str(length), "-i", str(path), str(piece))
+        pieces.append(piece)
+    return pieces
+
+
+def duration(path: Path) -> float:
+    from transcribe.fetch import probe_media
+
+    return probe_media(Path(path))
+
+
+if __name__ == "__main__":
+    main()
