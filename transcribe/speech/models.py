@@ -206,7 +206,7 @@ def list_models() -> list[ModelEntry]:
         add(checkpoint.stem, "openai-whisper", checkpoint, "converted from CTranslate2")
     for checkpoint in sorted(whisper_cache_dir().glob("*.pt")):
         add(checkpoint.stem, "openai-whisper", checkpoint, "openai-whisper download")
-    for (name, engine), entry in list(entries.items()):
+    for name, engine in list(entries):
         if engine == "faster-whisper":  # each CTranslate2 model also runs in openai-whisper
             target = cache / "openai-whisper" / f"{name}.pt"
             entries.setdefault(

@@ -12,12 +12,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import MediaError, ModelNotFoundError
-from ..records import Segment, Word
-from . import SpeechInfo, SpeechOptions
-from .models import resolve_openai_model, whisper_cache_dir
+import numpy as np
 
-SAMPLE_RATE = 16000
+from ..errors import ModelNotFoundError
+from ..records import Segment, Word
+from . import SpeechOptions
+from .audio import SAMPLE_RATE
+from .models import resolve_openai_model, whisper_cache_dir
 
 
 def pick_device(device: str) -> str:
@@ -57,36 +58,29 @@ def _alignment_heads(checkpoint: Path) -> bytes | None:
     return torch.load(checkpoint, map_location="cpu", weights_only=True).get("alignment_heads")
 
 
-def transcribe(path: Path, options: SpeechOptions) -> tuple[Iterator[Segment], SpeechInfo]:
-    import whisper
-
+def transcribe_window(
+    samples: np.ndarray, options: SpeechOptions, language: str, prompt: str
+) -> tuple[Iterator[Segment], str, float]:
     device = pick_device(options.device)
     model = load_model(options.model, device, options.threads or os.cpu_count() or 1)
-    try:
-        audio = whisper.load_audio(str(path))
-    except RuntimeError as e:  # ffmpeg could not decode it
-        raise MediaError(f"{path.name}: could not decode the audio ({_last_line(e)})") from e
-    duration = len(audio) / SAMPLE_RATE
-    speech_map = None
-    if options.vad:
-        audio, speech_map = _speech_only(audio)
-    language, probability = _language(model, audio, options.language)
+    audio, speech_map = _speech_only(samples) if options.vad else (samples, None)
+    probability = 1.0
+    if not language:
+        language, probability = _language(model, audio)
     if len(audio) == 0:
-        return iter(()), SpeechInfo(language, probability, duration)
+        return iter(()), language, probability
     result = model.transcribe(
         audio,
         language=language,
         beam_size=options.beam_size if options.beam_size > 1 else None,
         best_of=5,  # as faster-whisper, for the temperature fallback
         word_timestamps=options.word_timestamps,
-        initial_prompt=" ".join(filter(None, [options.hotwords, options.initial_prompt])) or None,
-        condition_on_previous_text=False,
+        initial_prompt=" ".join(filter(None, [options.hotwords, prompt])) or None,
+        condition_on_previous_text=options.condition_on_previous_text,
         fp16=device == "cuda",
         verbose=None,
     )
-
-    segments = (_segment(s, speech_map) for s in result["segments"])
-    return segments, SpeechInfo(language, probability, duration)
+    return (_segment(s, speech_map) for s in result["segments"]), language, probability
 
 
 def _segment(raw: dict, speech_map) -> Segment:  # noqa: ANN001
@@ -133,11 +127,9 @@ def _speech_only(audio):  # noqa: ANN001, ANN202
     return np.concatenate(chunks), SpeechTimestampsMap(stretches, SAMPLE_RATE)
 
 
-def _language(model, audio, forced: str) -> tuple[str, float]:  # noqa: ANN001
+def _language(model, audio) -> tuple[str, float]:  # noqa: ANN001
     import whisper
 
-    if forced:
-        return forced, 1.0
     if not model.is_multilingual:
         return "en", 1.0
     mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), model.dims.n_mels).to(
@@ -146,8 +138,3 @@ def _language(model, audio, forced: str) -> tuple[str, float]:  # noqa: ANN001
     _, probabilities = model.detect_language(mel)
     language = max(probabilities, key=probabilities.get)
     return language, float(probabilities[language])
-
-
-def _last_line(error: Exception) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()]
-    return lines[-1][:200] if lines else type(error).__name__

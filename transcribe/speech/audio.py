@@ -1,0 +1,94 @@
+"""Audio for the engines, decoded a window at a time so that memory stays flat.
+
+Whisper wants 16 kHz mono floats. Decoding a 90-minute episode at once holds 345 MB of them;
+here the file is decoded as a stream and handed out in windows of a few minutes, each cut at
+the quietest moment near its end, so no word is split between two windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MediaError
+
+SAMPLE_RATE = 16000
+# What one window holds. The engines' feature extraction costs memory in proportion to it:
+# measured with tiny.en on 12.8 min of speech, peak 680 MiB with 300 s windows, 434 MiB with
+# 120 s, 406 MiB with 60 s; word error 0.128, 0.131 and 0.140.
+WINDOW_SECONDS = 120.0
+SEARCH_SECONDS = 10.0  # how far back from a window's end to look for a quiet cut
+FRAME = SAMPLE_RATE // 50  # 20 ms, the unit of "quiet"
+
+
+@dataclass(frozen=True)
+class Window:
+    offset: float  # seconds from the start of the file
+    samples: np.ndarray  # float32, 16 kHz mono
+    last: bool
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+def windows(
+    path: Path, seconds: float = WINDOW_SECONDS, search: float = SEARCH_SECONDS
+) -> Iterator[Window]:
+    """The file's audio in consecutive windows of about `seconds`; raises MediaError when it
+    does not decode or holds no audio."""
+    import av
+
+    size, reach = int(seconds * SAMPLE_RATE), int(search * SAMPLE_RATE)
+    pending: list[np.ndarray] = []
+    buffered, offset = 0, 0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise MediaError(f"{Path(path).name}: no audio track")
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            for frame in container.decode(container.streams.audio[0]):
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1)
+                    pending.append(chunk)
+                    buffered += len(chunk)
+                while buffered >= size + reach:
+                    audio = np.concatenate(pending)
+                    cut = _quiet_cut(audio, size - reach, size)
+                    yield Window(offset / SAMPLE_RATE, audio[:cut], last=False)
+                    offset += cut
+                    pending, buffered = [audio[cut:]], len(audio) - cut
+            for out in resampler.resample(None):  # what the resampler still holds
+                pending.append(out.to_ndarray().reshape(-1))
+    except MediaError:
+        raise
+    except Exception as e:  # PyAV's errors: InvalidDataError, DecoderNotFoundError, ...
+        raise MediaError(f"{Path(path).name}: could not decode the audio ({e})") from e
+    rest = np.concatenate(pending) if pending else np.zeros(0, dtype=np.float32)
+    if offset == 0 and len(rest) == 0:
+        raise MediaError(f"{Path(path).name}: no audio frames")
+    yield Window(offset / SAMPLE_RATE, rest.astype(np.float32, copy=False), last=True)
+
+
+def _quiet_cut(audio: np.ndarray, start: int, end: int, span: int = 15) -> int:
+    """A cut in the middle of the quietest 300 ms (`span` 20 ms frames) between two sample
+    positions: inside a pause, not at the edge of a word."""
+    frames = audio[start:end][: (end - start) // FRAME * FRAME].reshape(-1, FRAME)
+    energy = (frames**2).mean(axis=1)
+    span = min(span, len(energy))
+    smoothed = np.convolve(energy, np.ones(span) / span, mode="valid")
+    return start + (int(np.argmin(smoothed)) + span // 2) * FRAME
+
+
+def estimated_duration(path: Path) -> float:
+    """The container's own idea of the length (cheap; exact once decoded), 0 when unknown."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return max(0.0, (container.duration or 0) / 1_000_000)
+    except Exception:  # unreadable: the decoder will say why
+        return 0.0
