@@ -43,6 +43,7 @@ test: setup openai-whisper
 
 bench: setup openai-whisper
 	$(BIN)/python bench/speech.py
+	$(BIN)/python bench/memory.py
 
 lint: setup
 	$(BIN)/ruff check transcribe tests bench

@@ -137,34 +137,32 @@ def convert(model_dir: Path, target: Path) -> Path:
 
 
 def _self_attention(v: dict[str, np.ndarray], source: str, target: str) -> dict[str, np.ndarray]:
-    weight = v[f"{source}/linear_0/weight"]
-    bias = v[f"{source}/linear_0/bias"]
-    query, key, value = np.split(weight, 3)
-    query_bias, _zeros, value_bias = np.split(bias, 3)
+    """Query, key and value fused in linear_0 (the key's bias third is zeros); out in linear_1."""
+    query, key, value = np.split(v[f"{source}/linear_0/weight"], 3)
+    query_bias, _zeros, value_bias = np.split(v[f"{source}/linear_0/bias"], 3)
+    return _attention(v, source, target, (query, query_bias, key, value, value_bias), "linear_1")
+
+
+def _cross_attention(v: dict[str, np.ndarray], source: str, target: str) -> dict[str, np.ndarray]:
+    """Query in linear_0, key and value fused in linear_1; out in linear_2."""
+    key, value = np.split(v[f"{source}/linear_1/weight"], 2)
+    _zeros, value_bias = np.split(v[f"{source}/linear_1/bias"], 2)
+    query, query_bias = v[f"{source}/linear_0/weight"], v[f"{source}/linear_0/bias"]
+    return _attention(v, source, target, (query, query_bias, key, value, value_bias), "linear_2")
+
+
+def _attention(
+    v: dict[str, np.ndarray], source: str, target: str, qkv: tuple[np.ndarray, ...], out: str
+) -> dict[str, np.ndarray]:
+    query, query_bias, key, value, value_bias = qkv
     return {
         f"{target}.query.weight": query,
         f"{target}.query.bias": query_bias,
         f"{target}.key.weight": key,
         f"{target}.value.weight": value,
         f"{target}.value.bias": value_bias,
-        f"{target}.out.weight": v[f"{source}/linear_1/weight"],
-        f"{target}.out.bias": v[f"{source}/linear_1/bias"],
-        f"{target}_ln.weight": v[f"{source}/layer_norm/gamma"],
-        f"{target}_ln.bias": v[f"{source}/layer_norm/beta"],
-    }
-
-
-def _cross_attention(v: dict[str, np.ndarray], source: str, target: str) -> dict[str, np.ndarray]:
-    key, value = np.split(v[f"{source}/linear_1/weight"], 2)
-    _zeros, value_bias = np.split(v[f"{source}/linear_1/bias"], 2)
-    return {
-        f"{target}.query.weight": v[f"{source}/linear_0/weight"],
-        f"{target}.query.bias": v[f"{source}/linear_0/bias"],
-        f"{target}.key.weight": key,
-        f"{target}.value.weight": value,
-        f"{target}.value.bias": value_bias,
-        f"{target}.out.weight": v[f"{source}/linear_2/weight"],
-        f"{target}.out.bias": v[f"{source}/linear_2/bias"],
+        f"{target}.out.weight": v[f"{source}/{out}/weight"],
+        f"{target}.out.bias": v[f"{source}/{out}/bias"],
         f"{target}_ln.weight": v[f"{source}/layer_norm/gamma"],
         f"{target}_ln.bias": v[f"{source}/layer_norm/beta"],
     }
