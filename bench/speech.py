@@ -137,11 +137,13 @@ def load(job: dict):  # noqa: ANN201 - returns path -> text
         model = whisper.load_model(str(resolve_openai_model(job["model"]).path), device="cpu")
         return lambda path: model.transcribe(path, beam_size=beam, best_of=5, fp16=False)["text"]
     if job["engine"] == "job":
-        from transcribe.speech import SpeechOptions, transcribe_audio
+        from transcribe.speech import SpeechOptions, share_malloc_arena, transcribe_audio
 
         options = SpeechOptions(
             model=job["model"], beam_size=beam, threads=threads, parallel=parallel
         )
+        if parallel > 1:  # as the pipeline does before its episodes run side by side
+            share_malloc_arena()
         return lambda path: transcribe_audio(Path(path), options).text
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 

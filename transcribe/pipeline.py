@@ -24,7 +24,7 @@ from .fetch import download, list_source
 from .linking import link_transcript
 from .records import Episode, Transcript
 from .render import RenderReport, render_site
-from .speech import SpeechOptions, plan, transcribe_audio
+from .speech import SpeechOptions, plan, share_malloc_arena, transcribe_audio
 from .speech.publisher import import_transcript, publisher_link, publisher_producer
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,8 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
     if not pending:
         return
     config = replace(config, speech=plan(config.speech))
+    if config.speech.parallel > 1:
+        share_malloc_arena()
     minutes = _MinutesBar(sum(e.duration or 0 for e in pending))
     running: dict[Future, Episode] = {}
     with ThreadPoolExecutor(max_workers=config.speech.parallel) as pool:

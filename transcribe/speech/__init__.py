@@ -76,6 +76,19 @@ def plan(options: SpeechOptions, cores: int | None = None) -> SpeechOptions:
     return replace(options, parallel=parallel, threads=threads)
 
 
+def share_malloc_arena() -> None:
+    """Before episodes run side by side in threads: glibc gives each thread its own malloc
+    arena, and their leftovers add up (measured, two episodes at once on tiny.en: peak 781
+    MiB with per-thread arenas, 592 MiB with one). One arena costs no measurable speed here.
+    Elsewhere than glibc, nothing to do."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, 1)  # M_ARENA_MAX = 1
+    except (OSError, AttributeError):
+        pass
+
+
 def _cuda_visible(options: SpeechOptions) -> bool:
     if options.device == "cpu":
         return False
