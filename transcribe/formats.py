@@ -13,6 +13,7 @@ import math
 import re
 from typing import ClassVar, TextIO
 
+from .feeds import parse_duration
 from .records import Segment, Transcript
 
 
@@ -188,7 +189,7 @@ def _read_html(text: str) -> list[Segment]:
 
 
 def _clock_seconds(value: str) -> float:
-    seconds = 0.0
-    for part in value.split(":"):
-        seconds = seconds * 60 + float(part or 0)
+    seconds = parse_duration(value)
+    if seconds is None:
+        raise ValueError(f"not a time: {value!r}")
     return seconds

@@ -22,7 +22,7 @@ from .config import Config, SourceConfig
 from .errors import MediaError, TranscribeError
 from .fetch import download, list_source
 from .linking import link_transcript
-from .records import Episode, Transcript
+from .records import Episode, FeedLink, Transcript
 from .render import RenderReport, render_site
 from .speech import SpeechOptions, plan, share_malloc_arena, transcribe_audio
 from .speech.publisher import import_transcript, publisher_link, publisher_producer
@@ -227,7 +227,7 @@ def _publisher_transcript(
 ) -> Transcript | None:
     """The publisher's transcript when there is one and the config takes it; None when
     Whisper should run (also when the publisher's file cannot be had: said, not fatal)."""
-    link = publisher_link(episode, options.language) if options.publisher_transcripts else None
+    link = _publisher_link(episode, options)
     if link is None:
         return None
     try:
@@ -237,12 +237,17 @@ def _publisher_transcript(
         return None
 
 
+def _publisher_link(episode: Episode, options: SpeechOptions) -> FeedLink | None:
+    """The publisher transcript to take for the episode, while the options take those."""
+    return publisher_link(episode, options.language) if options.publisher_transcripts else None
+
+
 def _accepted(config: Config, episode: Episode) -> set[str]:
     """The producers whose transcript is current: Whisper's with today's settings, or the
     publisher's own while the config takes those."""
     options = _speech_options(config, episode)
     accepted = {options.producer()}
-    link = publisher_link(episode, options.language) if options.publisher_transcripts else None
+    link = _publisher_link(episode, options)
     if link is not None:
         accepted.add(publisher_producer(link))
     return accepted
