@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/speech.py                      # tiny.en and base, 2 repeats
     .venv/bin/python bench/speech.py --models tiny.en --repeats 1 --long-minutes 3
+    python bench/speech.py --device cuda --models PATH --save raw.json   # on a GPU machine
+    .venv/bin/python bench/speech.py --report raw.json                 # its table, here
 
 Each configuration runs in a fresh process (so its peak memory is its own), back to back,
 repeated. Audio: the 12 clips of ../shared/data/speech (with references) and one long piece,
@@ -9,7 +11,9 @@ built once by joining those clips and the demo's spoken episodes until it lasts
 --long-minutes. Printed per model and configuration: the realtime factor on the long piece
 (seconds of compute per second of audio), the speed ratio to openai-whisper, the peak
 memory of the process, and the word error rate on the clips and on the long piece (both
-sides normalized by openai-whisper's EnglishTextNormalizer).
+sides normalized by openai-whisper's EnglishTextNormalizer). On CUDA the configurations are
+the GPU's own (float16; openai-whisper fp16) and the memory column adds the GPU's peak, read
+from NVML while the configuration runs.
 """
 
 from __future__ import annotations
@@ -45,6 +49,27 @@ CONFIGS: dict[str, dict] = {
         "engine": "job",
         "parallel": 2,
     },
+    "transcribe's job settings, batched 4, beam 1, one episode at a time": {
+        "engine": "job",
+        "batch": 4,
+        "beam": 1,
+    },
+    "transcribe's job settings, batched 2, beam 1, one episode at a time": {
+        "engine": "job",
+        "batch": 2,
+        "beam": 1,
+    },
+}
+CUDA_CONFIGS: dict[str, dict] = {
+    "openai-whisper fp16 (CLI defaults: beam 5, best_of 5, fallback)": {"engine": "openai"},
+    "faster-whisper float16, beam 5": {"engine": "faster"},
+    "faster-whisper float16, batched 16, beam 5": {"engine": "faster", "batch": 16},
+    "transcribe's job settings (its default on CUDA: float16, beam 5)": {
+        "engine": "job",
+        "batch": 1,
+    },
+    "transcribe's job settings, batched 16, beam 5": {"engine": "job", "batch": 16},
+    "transcribe's job settings, batched 16, beam 1": {"engine": "job", "batch": 16, "beam": 1},
 }
 
 
@@ -56,28 +81,67 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--long-minutes", type=float, default=10.0)
     parser.add_argument("--only", nargs="*", default=None, help="substrings of config names")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--clips", type=Path, default=SHARED / "speech", help="clip folder")
+    parser.add_argument("--save", type=Path, help="also write the raw runs as JSON")
+    parser.add_argument("--report", type=Path, help="print the tables of a --save file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    clips = clip_manifest()
+    if args.report:
+        for table in json.loads(args.report.read_text()):
+            report(**table)
+        return
+    clips = clip_manifest(args.clips)
     long_audio, long_reference = long_piece(clips, args.long_minutes * 60)
-    configs = {k: v for k, v in CONFIGS.items() if not args.only or any(o in k for o in args.only)}
-    print(
-        f"machine: {os.cpu_count()} cores; {THREADS} threads per run; long piece "
-        f"{duration(long_audio) / 60:.1f} min; {len(clips)} clips; {args.repeats} repeats\n"
+    choices = CUDA_CONFIGS if args.device == "cuda" else CONFIGS
+    configs = {k: v for k, v in choices.items() if not args.only or any(o in k for o in args.only)}
+    header = (
+        f"machine: {machine(args.device)}; long piece {duration(long_audio) / 60:.1f} min; "
+        f"{len(clips)} clips; {args.repeats} repeats"
     )
+    print(header + "\n")
+    tables = []
     for model in args.models:
         rows = []
         for name, settings in configs.items():
+            settings = {**settings, "device": args.device}
             runs = [run(model, settings, clips, long_audio) for _ in range(args.repeats)]
             rows.append((name, runs))
             print(
                 f"  {model}: {name}: {[round(r['long_seconds'], 1) for r in runs]} s",
                 file=sys.stderr,
             )
-        report(model, rows, clips, long_audio, long_reference)
+        table = {
+            "model": model,
+            "rows": rows,
+            "references": [c["reference"] for c in clips],
+            "long_seconds": duration(long_audio),
+            "long_reference": long_reference,
+            "header": header,
+        }
+        tables.append(table)
+        if args.save:
+            args.save.write_text(json.dumps(tables))
+        try:
+            report(**table)
+        except ImportError as e:  # jiwer is a test extra: the GPU machine may lack it
+            print(f"no table here ({e}); print it with --report {args.save}")
+
+
+def machine(device: str) -> str:
+    if device == "cuda":
+        import subprocess
+
+        gpu = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        return f"{gpu}, {os.cpu_count()} cores"
+    return f"{os.cpu_count()} cores; {THREADS} threads per run"
 
 
 def run(model: str, settings: dict, clips: list[dict], long_audio: Path) -> dict:
@@ -102,6 +166,7 @@ def run(model: str, settings: dict, clips: list[dict], long_audio: Path) -> dict
 def worker(job: dict) -> dict:
     """Load the model once, transcribe the clips, then time the long piece (its parts side
     by side in threads when the configuration runs episodes in parallel)."""
+    gpu_peak = GpuPeak() if job.get("device") == "cuda" else None
     transcribe = load(job)
     clip_texts = [transcribe(path) for path in job["clips"]]
     parts = job["long"]
@@ -121,26 +186,72 @@ def worker(job: dict) -> dict:
         "long_text": " ".join(texts),
         "clip_texts": clip_texts,
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "gpu_peak_mib": gpu_peak.stop() if gpu_peak else None,
     }
+
+
+class GpuPeak:
+    """The GPU's peak memory in use while the worker runs, sampled from NVML."""
+
+    def __init__(self) -> None:
+        import pynvml
+
+        pynvml.nvmlInit()
+        self.handle = pynvml.nvmlDeviceGetHandleByIndex(0)
+        self.baseline = self.used()
+        self.peak = self.baseline
+        self.running = True
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def used(self) -> float:
+        import pynvml
+
+        return pynvml.nvmlDeviceGetMemoryInfo(self.handle).used / 2**20
+
+    def sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self.used())
+            time.sleep(0.05)
+
+    def stop(self) -> float:
+        self.running = False
+        self.thread.join()
+        return self.peak - self.baseline
 
 
 def load(job: dict):  # noqa: ANN201 - returns path -> text
     parallel = job.get("parallel", 1)
     threads, beam = THREADS // parallel, job.get("beam", 5)
+    device = job.get("device", "cpu")
     if job["engine"] == "openai":
+        import shutil
+
         import torch
         import whisper
+        from faster_whisper import decode_audio
 
         from transcribe.speech.models import resolve_openai_model
 
         torch.set_num_threads(threads)
-        model = whisper.load_model(str(resolve_openai_model(job["model"]).path), device="cpu")
-        return lambda path: model.transcribe(path, beam_size=beam, best_of=5, fp16=False)["text"]
+        model = whisper.load_model(str(resolve_openai_model(job["model"]).path), device=device)
+        # openai-whisper reads files through the ffmpeg program; where there is none (the
+        # GPU machine), it is given the samples, decoded the way faster-whisper decodes them
+        read = (lambda path: path) if shutil.which("ffmpeg") else decode_audio
+        fp16 = device == "cuda"
+        return lambda path: model.transcribe(read(path), beam_size=beam, best_of=5, fp16=fp16)[
+            "text"
+        ]
     if job["engine"] == "job":
         from transcribe.speech import SpeechOptions, share_malloc_arena, transcribe_audio
 
         options = SpeechOptions(
-            model=job["model"], beam_size=beam, threads=threads, parallel=parallel
+            model=job["model"],
+            beam_size=beam,
+            batch_size=job.get("batch", 1),
+            threads=threads,
+            parallel=parallel,
+            device=device,
         )
         if parallel > 1:  # as the pipeline does before its episodes run side by side
             share_malloc_arena()
@@ -151,8 +262,8 @@ def load(job: dict):  # noqa: ANN201 - returns path -> text
 
     model = WhisperModel(
         str(resolve_ct2_model(job["model"]).path),
-        device="cpu",
-        compute_type="int8",
+        device=device,
+        compute_type="float16" if device == "cuda" else "int8",
         cpu_threads=threads,
         num_workers=parallel,  # one model, shared by the episodes transcribed side by side
     )
@@ -165,18 +276,23 @@ def load(job: dict):  # noqa: ANN201 - returns path -> text
 
 
 def report(
-    model: str, rows: list, clips: list[dict], long_audio: Path, long_reference: str
+    model: str,
+    rows: list,
+    references: list[str],
+    long_seconds: float,
+    long_reference: str,
+    header: str = "",
 ) -> None:
     import jiwer
     from whisper.normalizers import EnglishTextNormalizer
 
     normalize = EnglishTextNormalizer()
-    references = [normalize(c["reference"]) for c in clips]
+    references = [normalize(r) for r in references]
     long_ref = normalize(long_reference)
-    seconds = duration(long_audio)
+    seconds = long_seconds
     baseline = statistics.median(r["long_seconds"] for r in rows[0][1])
     base_memory = max(r["peak_mib"] for r in rows[0][1])
-    print(f"\n### {model}\n")
+    print(f"\n### {model}\n\n{header}\n")
     print(
         "| configuration | long piece: compute s (median) | realtime factor | speed vs openai-whisper "
         "| peak memory | vs openai-whisper | WER clips | WER long |"
@@ -185,21 +301,23 @@ def report(
     for name, runs in rows:
         median = statistics.median(r["long_seconds"] for r in runs)
         memory = max(r["peak_mib"] for r in runs)
+        gpu = [r["gpu_peak_mib"] for r in runs if r.get("gpu_peak_mib") is not None]
+        gpu_note = f" (+ GPU {max(gpu):.0f} MiB)" if gpu else ""
         texts = runs[0]["clip_texts"]
         clip_wer = f"{jiwer.wer(references, [normalize(t) for t in texts]):.3f}" if texts else "-"
         long_wer = jiwer.wer(long_ref, normalize(runs[0]["long_text"]))
         print(
             f"| {name} | {median:.1f} | {median / seconds:.3f} | {baseline / median:.1f}x "
-            f"| {memory:.0f} MiB | {memory / base_memory:.2f} | {clip_wer} | {long_wer:.3f} |"
+            f"| {memory:.0f} MiB{gpu_note} | {memory / base_memory:.2f} | {clip_wer} | {long_wer:.3f} |"
         )
 
 
-def clip_manifest() -> list[dict]:
+def clip_manifest(folder: Path) -> list[dict]:
     import csv
 
-    with open(SHARED / "speech" / "manifest.tsv") as manifest:
+    with open(folder / "manifest.tsv") as manifest:
         rows = list(csv.DictReader(manifest, delimiter="\t"))
-    return [{"path": str(SHARED / "speech" / r["file"]), "reference": r["reference"]} for r in rows]
+    return [{"path": str(folder / r["file"]), "reference": r["reference"]} for r in rows]
 
 
 def long_piece(clips: list[dict], seconds: float) -> tuple[Path, str]:

@@ -109,6 +109,8 @@ def validate(config: Config) -> None:
     _choice(config.render.media, ("remote", "copy"), "render.media")
     if speech.beam_size < 1:
         raise ConfigError(f"speech.beam_size: must be at least 1, got {speech.beam_size}")
+    if speech.batch_size < 1:
+        raise ConfigError(f"speech.batch_size: must be at least 1, got {speech.batch_size}")
     if speech.threads < 0:
         raise ConfigError(f"speech.threads: must be 0 (all cores) or more, got {speech.threads}")
     if config.linking.top < 1:

@@ -45,6 +45,13 @@ def load_model(path: str, device: str, compute_type: str, threads: int, workers:
         ) from e
 
 
+@functools.lru_cache(maxsize=4)
+def batched(model):  # noqa: ANN001, ANN201
+    from faster_whisper import BatchedInferencePipeline
+
+    return BatchedInferencePipeline(model)
+
+
 def transcribe_window(
     samples: np.ndarray, options: SpeechOptions, language: str, prompt: str
 ) -> tuple[Iterator[Segment], str, float]:
@@ -53,8 +60,7 @@ def transcribe_window(
     model = load_model(
         str(model_dir.path), device, compute_type, options.threads, options.parallel or 1
     )
-    raw_segments, info = model.transcribe(
-        samples,
+    settings = dict(
         language=language or None,
         beam_size=options.beam_size,
         word_timestamps=options.word_timestamps,
@@ -63,6 +69,13 @@ def transcribe_window(
         hotwords=options.hotwords or None,
         condition_on_previous_text=options.condition_on_previous_text,
     )
+    if options.batch_size > 1:
+        # cut at pauses (VAD), the cuts decoded together; each starts afresh (no conditioning)
+        raw_segments, info = batched(model).transcribe(
+            samples, batch_size=options.batch_size, **settings
+        )
+    else:
+        raw_segments, info = model.transcribe(samples, **settings)
     segments = (
         Segment(
             start=round(float(s.start), 3),
