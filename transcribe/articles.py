@@ -29,7 +29,16 @@ MIN_WORDS = 20  # less text than this is not an article worth linking
 class IngestReport:
     added: int = 0
     known: int = 0  # already in the catalog: not fetched again
+    twins: int = 0  # the body of an article already there, under another URL: one article
     errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{self.added} added", f"{self.known} already known"]
+        if self.twins:
+            parts.append(f"{self.twins} copies of known articles")
+        if self.errors:
+            parts.append(f"{len(self.errors)} failed")
+        return ", ".join(parts)
 
 
 def ingest_articles(
@@ -49,6 +58,12 @@ def ingest_articles(
                 if catalog.has_article(article.url):  # the same article under another URL
                     catalog.add_article_url(fetched_from, article.url)
                     report.known += 1
+                    continue
+                twin = catalog.twin_of(article)
+                if twin:
+                    for url in {article.url, fetched_from}:
+                        catalog.add_article_url(url, twin)
+                    report.twins += 1
                     continue
                 catalog.add_article(article, fetched_from=fetched_from)
                 report.added += 1

@@ -9,6 +9,7 @@ most the episode in flight.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import sqlite3
@@ -134,7 +135,41 @@ MIGRATIONS: list[tuple[str, str]] = [
         "0002_segment_speaker",
         "ALTER TABLE segments ADD COLUMN speaker TEXT NOT NULL DEFAULT '';",
     ),
+    (
+        # the same body under two URLs (wire copy, a republished story) is one article
+        "0003_article_body_hash",
+        """
+        ALTER TABLE articles ADD COLUMN body_hash TEXT NOT NULL DEFAULT '';
+        UPDATE articles SET body_hash = body_hash(text);
+        CREATE INDEX articles_by_body ON articles(body_hash);
+        """,
+    ),
+    (
+        "0004_chapters",
+        """
+        CREATE TABLE chapters (
+            episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            start REAL NOT NULL,
+            end REAL,
+            title TEXT NOT NULL,
+            url TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (episode_id, idx)
+        );
+        CREATE TABLE chapter_runs (
+            episode_id TEXT PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+            producer TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            made_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
+
+
+def body_hash(text: str) -> str:
+    """Identity of an article's body: equal up to case and spacing."""
+    return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()
 
 
 def now() -> str:
@@ -157,6 +192,7 @@ class Catalog:
         try:
             self.db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
             self.db.row_factory = sqlite3.Row
+            self.db.create_function("body_hash", 1, body_hash, deterministic=True)
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA journal_mode = WAL")
             self._migrate()
@@ -393,6 +429,23 @@ class Catalog:
             is not None
         )
 
+    def find_article(self, url: str) -> int | None:
+        """The id of the article known by this URL (canonical or an alias), if any."""
+        row = self.db.execute(
+            "SELECT id FROM articles WHERE url = ? UNION ALL"
+            " SELECT article_id FROM article_urls WHERE url = ?",
+            (url, url),
+        ).fetchone()
+        return row[0] if row else None
+
+    def twin_of(self, article: Article) -> str | None:
+        """The canonical URL of another article with the same body, if there is one."""
+        row = self.db.execute(
+            "SELECT url FROM articles WHERE body_hash = ? AND url != ? LIMIT 1",
+            (body_hash(article.text), article.url),
+        ).fetchone()
+        return row[0] if row else None
+
     def add_article_url(self, url: str, canonical_url: str) -> None:
         """Remember that `url` leads to the known article at `canonical_url`."""
         self.db.execute(
@@ -406,10 +459,11 @@ class Catalog:
         with self.atomic():
             self.db.execute(
                 "INSERT INTO articles (url, title, author, published, text, source, outlet,"
-                " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " added_at, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, body_hash(?))"
                 " ON CONFLICT(url) DO UPDATE SET title = excluded.title,"
                 " author = excluded.author, published = excluded.published,"
-                " text = excluded.text, source = excluded.source, outlet = excluded.outlet",
+                " text = excluded.text, source = excluded.source, outlet = excluded.outlet,"
+                " body_hash = excluded.body_hash",
                 (
                     article.url,
                     article.title,
@@ -419,6 +473,7 @@ class Catalog:
                     article.source,
                     article.outlet,
                     now(),
+                    article.text,
                 ),
             )
             if fetched_from and fetched_from != article.url:
@@ -540,6 +595,36 @@ class Catalog:
         return row[0] if row else None
 
     # -- reports ----------------------------------------------------------------------
+
+    # -- chapters ---------------------------------------------------------------------
+
+    def save_chapters(
+        self, episode_id: str, chapters: list[Chapter], producer: str, origin: str
+    ) -> None:
+        """`origin`: "publisher" (the feed's or video's own) or "found" (by the stage)."""
+        with self.atomic():
+            self.db.execute("DELETE FROM chapters WHERE episode_id = ?", (episode_id,))
+            self.db.executemany(
+                "INSERT INTO chapters VALUES (?, ?, ?, ?, ?, ?)",
+                [(episode_id, i, c.start, c.end, c.title, c.url) for i, c in enumerate(chapters)],
+            )
+            self.db.execute(
+                "INSERT OR REPLACE INTO chapter_runs VALUES (?, ?, ?, ?)",
+                (episode_id, producer, origin, now()),
+            )
+
+    def chapters(self, episode_id: str) -> list[Chapter]:
+        rows = self.db.execute(
+            "SELECT start, end, title, url FROM chapters WHERE episode_id = ? ORDER BY idx",
+            (episode_id,),
+        )
+        return [Chapter(start=r[0], end=r[1], title=r[2], url=r[3]) for r in rows]
+
+    def chapter_producer(self, episode_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT producer FROM chapter_runs WHERE episode_id = ?", (episode_id,)
+        ).fetchone()
+        return row[0] if row else None
 
     def summary(self) -> dict[str, int]:
         """Counts for `transcribe status`."""

@@ -283,9 +283,7 @@ def articles_add(context: Context, sources: tuple[str, ...]) -> None:
             allow_file_urls=context.config.fetch.allow_file_urls,
         )
         total = catalog.article_count()
-    click.echo(
-        f"articles: {report.added} added, {report.known} already known, {total} in the catalog"
-    )
+    click.echo(f"articles: {report.summary()}; {total} in the catalog")
     for error in report.errors:
         click.echo(f"FAILED: {error}", err=True)
     if report.errors:

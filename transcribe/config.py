@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from .chapters import ChapterOptions
 from .linking import LinkingOptions
 from .render import RenderOptions
 from .speech import ENGINES, SpeechOptions
@@ -48,6 +49,7 @@ class Config:
     output: Path = Path("output")  # the generated site
     speech: SpeechOptions = field(default_factory=SpeechOptions)
     linking: LinkingOptions = field(default_factory=LinkingOptions)
+    chapters: ChapterOptions = field(default_factory=ChapterOptions)
     render: RenderOptions = field(default_factory=RenderOptions)
     fetch: FetchConfig = field(default_factory=FetchConfig)
 
@@ -74,7 +76,17 @@ def load_config(path: Path | None) -> Config:
 
 
 def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> Config:
-    known = {"sources", "articles", "data", "output", "speech", "linking", "render", "fetch"}
+    known = {
+        "sources",
+        "articles",
+        "data",
+        "output",
+        "speech",
+        "linking",
+        "chapters",
+        "render",
+        "fetch",
+    }
     _no_unknown_keys(raw, known, "")
     sources = tuple(
         _section(SourceConfig, item, f"sources[{i}]")
@@ -94,6 +106,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> Config:
         output=base / _str(raw.get("output", "output"), "output"),
         speech=_section(SpeechOptions, raw.get("speech", {}), "speech"),
         linking=_section(LinkingOptions, raw.get("linking", {}), "linking"),
+        chapters=_section(ChapterOptions, raw.get("chapters", {}), "chapters"),
         render=_section(RenderOptions, raw.get("render", {}), "render"),
         fetch=_section(FetchConfig, raw.get("fetch", {}), "fetch"),
     )
@@ -117,6 +130,12 @@ def validate(config: Config) -> None:
         raise ConfigError(f"linking.top: must be at least 1, got {config.linking.top}")
     if config.linking.passage_seconds < 10:
         raise ConfigError("linking.passage_seconds: must be at least 10")
+    chapters = config.chapters
+    if not 10 <= chapters.block_seconds <= chapters.min_seconds <= chapters.max_seconds:
+        raise ConfigError(
+            "chapters: needs 10 <= block_seconds <= min_seconds <= max_seconds, got "
+            f"{chapters.block_seconds}, {chapters.min_seconds}, {chapters.max_seconds}"
+        )
     for i, source in enumerate(config.sources):
         if source.limit < 0:
             raise ConfigError(f"sources[{i}].limit: must be 0 (all) or more, got {source.limit}")

@@ -14,7 +14,7 @@ import re
 from typing import ClassVar, TextIO
 
 from .feeds import parse_duration
-from .records import Segment, Transcript
+from .records import Chapter, Segment, Transcript
 
 
 def timestamp(seconds: float, decimal: str = ".", always_hours: bool = True) -> str:
@@ -115,6 +115,22 @@ class JsonWriter(Writer):
 FORMATS: dict[str, Writer] = {
     w.extension: w for w in (VttWriter(), SrtWriter(), TextWriter(), JsonWriter())
 }
+
+
+def json_chapters(chapters: list[Chapter], title: str = "") -> str:
+    """Podcasting 2.0 JSON chapters, version 1.2: `startTime`, `title`, and `url` (here the
+    chapter's top related article) and `endTime` when known."""
+    entries = [
+        {
+            "startTime": round(c.start, 3),
+            **({"endTime": round(c.end, 3)} if c.end is not None else {}),
+            "title": c.title,
+            **({"url": c.url} if c.url else {}),
+        }
+        for c in chapters
+    ]
+    document = {"version": "1.2.0", **({"title": title} if title else {}), "chapters": entries}
+    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
 
 
 # -- reading transcripts back (for `transcribe related FILE`) -------------------------------

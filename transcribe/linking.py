@@ -37,6 +37,8 @@ STOPWORDS = frozenset(
 )
 
 _WORD = re.compile(r"[^\W_]+")
+# a sentence ends at . ! or ? (and closing quotes) before a space and a capital or digit
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,28 @@ class ArticleIndex(Protocol):
     def search_articles(self, terms: list[str], limit: int = 10) -> list[tuple[int, float]]: ...
     def article(self, article_id: int) -> Article: ...
     def article_count(self) -> int: ...
+
+
+def split_sentences(text: str) -> list[str]:
+    """The text's sentences (paragraph breaks end one too)."""
+    sentences = []
+    for paragraph in text.split("\n"):
+        sentences.extend(s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip())
+    return sentences
+
+
+def query_terms(text: str, index: ArticleIndex) -> list[str]:
+    """The text's telling words, as index terms, once each, in order: no function words,
+    no single letters."""
+    return _telling(index.tokenize(text), stopword_terms(index))
+
+
+def _telling(terms: list[str], stopwords: frozenset[str]) -> list[str]:
+    return [t for t in dict.fromkeys(terms) if t not in stopwords and len(t) > 1]
+
+
+def stopword_terms(index: ArticleIndex) -> frozenset[str]:
+    return frozenset(index.tokenize(" ".join(STOPWORDS))) | STOPWORDS
 
 
 def passages(segments: list[Segment], seconds: float) -> list[Passage]:
@@ -134,7 +158,7 @@ class _Scorer:
     def __init__(self, index: ArticleIndex, total: int):
         self.index = index
         self.total = total
-        self.stopwords = set(index.tokenize(" ".join(STOPWORDS))) | STOPWORDS
+        self.stopwords = stopword_terms(index)
         self.article_terms: dict[int, set[str]] = {}
 
     def weight(self, document_frequency: int) -> float:
@@ -144,7 +168,7 @@ class _Scorer:
     def matches(self, passage: Passage, options: LinkingOptions) -> list[tuple[int, PassageMatch]]:
         stems = self.index.tokenize(passage.text)
         surface = _surface_forms(passage.text, stems)
-        telling = [t for t in dict.fromkeys(stems) if t not in self.stopwords and len(t) > 1]
+        telling = _telling(stems, self.stopwords)
         frequencies = self.index.document_frequencies(telling)
         telling = [t for t in telling if t in frequencies]
         found = []

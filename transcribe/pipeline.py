@@ -15,14 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import progress
+from . import http, progress
 from .articles import IngestReport, ingest_articles
 from .catalog import FETCHED, LISTED, TRANSCRIBED, Catalog
+from .chapters import find_chapters, parse_json_chapters, with_articles
 from .config import Config, SourceConfig
-from .errors import MediaError, TranscribeError
+from .errors import FetchError, MediaError, TranscribeError
 from .fetch import download, list_source
 from .linking import link_transcript
-from .records import Episode, FeedLink, Transcript
+from .records import Chapter, Episode, FeedLink, Transcript
 from .render import RenderReport, render_site
 from .speech import SpeechOptions, plan, share_malloc_arena, transcribe_audio
 from .speech.publisher import import_transcript, publisher_link, publisher_producer
@@ -50,6 +51,7 @@ class RunReport:
     articles: IngestReport = field(default_factory=IngestReport)
     linked: int = 0
     links: int = 0
+    chaptered: int = 0
     rendered: RenderReport | None = None
     failures: list[Failure] = field(default_factory=list)
 
@@ -77,11 +79,10 @@ class RunReport:
             lines.append(
                 f"speech: nothing to transcribe ({self.already_transcribed} already transcribed)"
             )
-        lines.append(
-            f"articles: {self.articles.added} added, {self.articles.known} already known"
-            + (f", {len(self.articles.errors)} failed" if self.articles.errors else "")
-        )
+        lines.append(f"articles: {self.articles.summary()}")
         lines.append(f"linking: {self.linked} episodes linked, {self.links} links")
+        if self.chaptered:
+            lines.append(f"chapters: {self.chaptered} episodes")
         if self.rendered:
             lines.append(
                 f"render: {self.rendered.pages} pages, {self.rendered.written} files written"
@@ -105,6 +106,7 @@ def run_job(config: Config, catalog: Catalog) -> RunReport:
     for error in report.articles.errors:
         report.failures.append(Failure("articles", "articles", error))
     link_episodes(config, catalog, report)
+    chapter_episodes(config, catalog, report)
     report.rendered = render(config, catalog)
     return report
 
@@ -266,6 +268,45 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
         catalog.save_links(episode.id, links, producer)
         report.linked += 1
         report.links += len(links)
+
+
+def chapter_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
+    """Chapters for every linked episode whose transcript, links or settings changed: the
+    publisher's when given (a JSON chapters file, or the video's own), else found."""
+    for episode in catalog.episodes(TRANSCRIBED):
+        given = f"{episode.chapters_url}|{len(episode.chapters)}"
+        producer = f"{config.chapters.producer()};{catalog.link_producer(episode.id)};{given}"
+        if catalog.chapter_producer(episode.id) == producer:
+            continue
+        with _recorded(report, episode.id, "chapters"):
+            transcript = catalog.transcript(episode.id)
+            assert transcript is not None  # the episode is in the transcribed state
+            links = catalog.links(episode.id)
+            chapters, origin = _publisher_chapters(config, episode), "publisher"
+            if chapters:
+                chapters = with_articles(chapters, links, transcript.duration)
+            else:
+                chapters = find_chapters(transcript, links, catalog, config.chapters)
+                origin = "found"
+            catalog.save_chapters(episode.id, chapters, producer, origin)
+            report.chaptered += 1
+
+
+def _publisher_chapters(config: Config, episode: Episode) -> list[Chapter]:
+    if episode.chapters:
+        return episode.chapters
+    if not episode.chapters_url:
+        return []
+    try:
+        response = http.get(
+            episode.chapters_url,
+            timeout=config.fetch.timeout,
+            allow_file=config.fetch.allow_file_urls,
+        )
+        return parse_json_chapters(response.body, episode.chapters_url)
+    except FetchError as e:  # the chapters the stage finds serve instead
+        log.warning("%s: the publisher's chapters: %s", episode.id, e)
+        return []
 
 
 def render(config: Config, catalog: Catalog) -> RenderReport:

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from ..catalog import Catalog
 from ..files import write_atomic
-from ..formats import FORMATS, clock
+from ..formats import FORMATS, clock, json_chapters
 from ..records import Episode, Segment, Transcript
 
 STATIC = Path(__file__).parent / "static"
@@ -77,6 +77,11 @@ def _render_episode(
     folder = output / "episodes"
     for extension, writer in FORMATS.items():
         _write(folder / f"{episode.key}.{extension}", writer.render(transcript), report)
+    chapters = catalog.chapters(episode.id)
+    if chapters:
+        _write(
+            folder / f"{episode.key}.chapters.json", json_chapters(chapters, episode.title), report
+        )
     page = env.get_template("episode.html").render(
         root="../",
         site_title=options.title,
@@ -85,6 +90,7 @@ def _render_episode(
         description=sanitize_html(episode.content_html or episode.description),
         paragraphs=paragraphs(transcript.segments),
         links=links,
+        chapters=chapters,
         formats=list(FORMATS),
         media_src=_media_src(catalog, episode, output, options),
         made_with=_made_with(transcript.producer),

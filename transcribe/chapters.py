@@ -1,0 +1,222 @@
+"""The chapters stage: where the talk turns to another story, with a short title for each.
+
+The publisher's chapters win when the feed or the video gives them. Otherwise the transcript
+is cut into blocks of about half a minute, and each gap between blocks is scored by how
+much the words before it and after it have in common (lexical cohesion, as in Hearst's
+TextTiling): a topic changes where the cohesion dips deeply. Chapters are kept between a
+minimum and a maximum length. A chapter's title is the headline of the related article whose
+evidence lies mostly in it (that article is its `url` too), or else its key phrase: the run
+of telling words most particular to it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+from .errors import FetchError
+from .linking import ArticleIndex, Passage, passages, stopword_terms
+from .records import Chapter, Link, Transcript
+
+MIN_DEPTH = 0.1  # a dip in cohesion (0 to 2) shallower than this is no change of topic
+_SENTENCE_END = (".", "!", "?", ";", ":")
+
+
+@dataclass(frozen=True)
+class ChapterOptions:
+    min_seconds: float = 120.0  # no chapter shorter than this (unless the episode is)
+    max_seconds: float = 900.0  # a longer stretch is cut at its deepest dip
+    block_seconds: float = 30.0  # the unit of comparison
+    window_blocks: int = 3  # blocks compared on each side of a gap
+
+    def producer(self) -> str:
+        return ";".join(f"{k}={v}" for k, v in asdict(self).items())
+
+
+def find_chapters(
+    transcript: Transcript, links: list[Link], index: ArticleIndex, options: ChapterOptions
+) -> list[Chapter]:
+    """Chapters of a transcript, each with a title and, where one fits, an article URL."""
+    blocks = passages(transcript.segments, options.block_seconds)
+    if not blocks:
+        return []
+    stopwords = stopword_terms(index)
+    counts = [
+        Counter(t for t in index.tokenize(b.text) if t not in stopwords and len(t) > 1)
+        for b in blocks
+    ]
+    cuts = _boundaries(blocks, counts, options)
+    spans = list(zip([0, *cuts], [*cuts, len(blocks)], strict=True))
+    chapters = []
+    for first, last in spans:
+        start, end = blocks[first].start, blocks[last - 1].end
+        article = _best_article(links, start, end)
+        title = (
+            article.title
+            if article
+            else _key_phrase(blocks[first:last], counts, first, last, index)
+        )
+        chapters.append(
+            Chapter(start=start, end=end, title=title, url=article.url if article else "")
+        )
+    return chapters
+
+
+def with_articles(chapters: list[Chapter], links: list[Link], duration: float) -> list[Chapter]:
+    """The publisher's chapters, each given the related article that matched inside it
+    (when the publisher gave no URL of its own)."""
+    result = []
+    for n, chapter in enumerate(chapters):
+        end = chapter.end or (chapters[n + 1].start if n + 1 < len(chapters) else duration)
+        article = None if chapter.url else _best_article(links, chapter.start, end)
+        result.append(
+            Chapter(
+                start=chapter.start,
+                end=end,
+                title=chapter.title,
+                url=chapter.url or (article.url if article else ""),
+            )
+        )
+    return result
+
+
+def parse_json_chapters(body: bytes | str, source: str) -> list[Chapter]:
+    """Podcasting 2.0 JSON chapters (version 1.x): `chapters` with `startTime` and `title`;
+    chapters marked `toc: false` are not part of the table of contents."""
+    try:
+        data = json.loads(body)
+        entries = data["chapters"]
+        chapters = [
+            Chapter(
+                start=float(c["startTime"]),
+                title=str(c.get("title") or "").strip(),
+                url=str(c.get("url") or ""),
+                end=float(c["endTime"]) if c.get("endTime") is not None else None,
+            )
+            for c in entries
+            if c.get("toc", True) is not False
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise FetchError(f"{source}: not a JSON chapters file ({e})") from e
+    return sorted(
+        (c for c in chapters if math.isfinite(c.start) and c.start >= 0), key=lambda c: c.start
+    )
+
+
+def _boundaries(blocks: list[Passage], counts: list[Counter], options: ChapterOptions) -> list[int]:
+    """Block indexes where a chapter starts (the first one, 0, left out)."""
+    gaps = range(1, len(blocks))
+    if not gaps:
+        return []
+    k = options.window_blocks
+    cohesion = {
+        g: _cosine(sum(counts[max(0, g - k) : g], Counter()), sum(counts[g : g + k], Counter()))
+        for g in gaps
+    }
+    depth = {g: _depth(cohesion, g) for g in gaps}
+    values = list(depth.values())
+    # only dips clearly deeper than the usual ebb and flow of talk (TextTiling's liberal
+    # cut-off, mean - sd/2, cut a single-story stretch into many pieces)
+    threshold = statistics.mean(values) + statistics.pstdev(values) / 2 if len(values) > 1 else 0.0
+
+    def fits(cuts: list[int]) -> bool:
+        edges = [0, *sorted(cuts), len(blocks)]
+        return all(
+            blocks[b - 1].end - blocks[a].start >= options.min_seconds
+            for a, b in zip(edges, edges[1:], strict=False)
+        )
+
+    cuts: list[int] = []
+    for gap in sorted(gaps, key=lambda g: -depth[g]):
+        if depth[gap] > max(threshold, MIN_DEPTH) and fits([*cuts, gap]):
+            cuts.append(gap)
+    # a stretch longer than the maximum is cut at its deepest gap that keeps the minimum
+    changed = True
+    while changed:
+        changed = False
+        edges = [0, *sorted(cuts), len(blocks)]
+        for a, b in zip(edges, edges[1:], strict=False):
+            if blocks[b - 1].end - blocks[a].start <= options.max_seconds:
+                continue
+            inside = [g for g in range(a + 1, b) if fits([*cuts, g])]
+            middle = (blocks[a].start + blocks[b - 1].end) / 2
+            if inside:  # the deepest dip; among equals, the one nearest the middle
+                cuts.append(
+                    max(inside, key=lambda g: (round(depth[g], 2), -abs(blocks[g].start - middle)))
+                )
+                changed = True
+                break
+    return sorted(cuts)
+
+
+def _depth(cohesion: dict[int, float], gap: int) -> float:
+    """How deep the cohesion dips at a gap: the climb to the highest point on each side."""
+    value = cohesion[gap]
+    left = right = value
+    g = gap - 1
+    while g in cohesion and cohesion[g] >= left:
+        left = cohesion[g]
+        g -= 1
+    g = gap + 1
+    while g in cohesion and cohesion[g] >= right:
+        right = cohesion[g]
+        g += 1
+    return (left - value) + (right - value)
+
+
+def _cosine(a: Counter, b: Counter) -> float:
+    shared = set(a) & set(b)
+    if not shared:
+        return 0.0
+    dot = sum(a[t] * b[t] for t in shared)
+    return dot / math.sqrt(sum(v * v for v in a.values()) * sum(v * v for v in b.values()))
+
+
+def _best_article(links: list[Link], start: float, end: float):  # noqa: ANN202 - Article | None
+    """The related article with the most evidence inside [start, end)."""
+    best, best_score = None, 0.0
+    for link in links:
+        score = sum(
+            m.score
+            for m in link.evidence
+            if min(m.end, end) - max(m.start, start) > (m.end - m.start) / 2
+        )
+        if score > best_score:
+            best, best_score = link.article, score
+    return best
+
+
+def _key_phrase(
+    chapter: list[Passage], counts: list[Counter], first: int, last: int, index: ArticleIndex
+) -> str:
+    """The run of one to three telling words, as said, that is most particular to this
+    chapter: frequent in it, rare in the rest of the episode; every word of it among the
+    chapter's strongest, and no run across the end of a sentence."""
+    inside = sum(counts[first:last], Counter())
+    elsewhere = sum(counts[:first] + counts[last:], Counter())
+    weight = {t: n / (1 + elsewhere[t]) for t, n in inside.items() if n > 1}
+    if not weight:
+        return "Chapter"
+    strong = 0.4 * max(weight.values())
+    best, best_score = "", 0.0
+    for passage in chapter:
+        said = passage.text.split()
+        words = [w.strip(".,;:!?\"'()") for w in said]
+        terms = [index.tokenize(w) for w in words]
+        telling = [len(t) == 1 and weight.get(t[0], 0) >= strong for t in terms]
+        for i in range(len(words)):
+            score = 0.0
+            for size in (1, 2, 3):
+                last_word = i + size - 1
+                if last_word >= len(words) or not telling[last_word]:
+                    break
+                score += weight[terms[last_word][0]]
+                bonus = score * (1 + 0.2 * (size - 1))  # a phrase says more than a word
+                if bonus > best_score:
+                    best, best_score = " ".join(words[i : i + size]), bonus
+                if said[last_word].endswith(_SENTENCE_END):
+                    break
+    return (best[:1].upper() + best[1:]) if best else "Chapter"
