@@ -17,6 +17,7 @@ query.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -158,12 +159,19 @@ class Dense:
             for sentence in split_sentences(article.text):
                 owners.append(article.id)
                 sentences.append(sentence)
-        started = time.monotonic()
-        self.vectors = self.embedder.embed(sentences)
-        print(
-            f"dense: {len(sentences)} sentences embedded in {time.monotonic() - started:.0f} s",
-            file=sys.stderr,
-        )
+        digest = hashlib.sha1("\n".join(sentences).encode()).hexdigest()[:16]
+        cached = CACHE / f"vectors-{self.embedder.name}-{digest}.npy"
+        if cached.exists():
+            self.vectors = np.load(cached)
+        else:
+            started = time.monotonic()
+            self.vectors = self.embedder.embed(sentences)
+            print(
+                f"dense: {len(sentences)} sentences embedded in "
+                f"{time.monotonic() - started:.0f} s ({len(sentences) / (time.monotonic() - started):.0f} a second)"
+            )
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cached, self.vectors)
         self.owners = np.array(owners)
 
     def rank(self, text: str) -> list[int]:

@@ -139,3 +139,96 @@ def test_a_malformed_link_is_one_articles_error(site, base_url, tmp_path):
     with Catalog(tmp_path / "catalog.sqlite") as catalog:
         report = ingest_articles(catalog, [base_url + "articles-odd/feed.xml"])
     assert report.added == 0 and len(report.errors) == 1
+
+
+LIBRARY = [
+    "The Eastgate branch library opens its doors on Monday after a two-year rebuild.",
+    "Librarian Ada Okafor said the new reading room holds twelve thousand books and a "
+    "makerspace with three laser cutters, paid for by the Wren Foundation.",
+    "Children's story hour returns on Saturday mornings, and the cafe serves local honey.",
+]
+
+
+def _sitemap(urls: list[tuple[str, str, str]]) -> str:
+    """A news sitemap: (loc, title, keywords) for each page."""
+    entries = "".join(
+        f"<url><loc>{loc}</loc><lastmod>2026-10-05T10:00:00Z</lastmod><news:news>"
+        "<news:publication><news:name>Test Gazette</news:name><news:language>en"
+        "</news:language></news:publication>"
+        f"<news:publication_date>2026-10-04T09:00:00Z</news:publication_date>"
+        f"<news:title>{title}</news:title><news:keywords>{keywords}</news:keywords>"
+        "</news:news></url>"
+        for loc, title, keywords in urls
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + entries + "</urlset>"
+    )
+
+
+def test_a_sitemap_index_leads_to_news_sitemaps_plain_and_gzipped(site, base_url, tmp_path):
+    import gzip
+
+    folder = site / "sitemap-test"
+    folder.mkdir(exist_ok=True)
+    (folder / "ferries.html").write_text(article_page("Ferries", STORY))
+    (folder / "library.html").write_text(article_page("Library", LIBRARY))
+    (folder / "news-1.xml").write_text(
+        _sitemap(
+            [(base_url + "sitemap-test/ferries.html", "Ferries sail again", "ferries, strike")]
+        )
+    )
+    (folder / "news-2.xml.gz").write_bytes(
+        gzip.compress(
+            _sitemap(
+                [(base_url + "sitemap-test/library.html", "A library reopens", "books")]
+            ).encode()
+        )
+    )
+    children = ["news-1.xml", "news-2.xml.gz", "gone.xml"]
+    (folder / "sitemap.xml").write_text(
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<sitemap><loc>{base_url}sitemap-test/{c}</loc></sitemap>" for c in children)
+        + "</sitemapindex>"
+    )
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        report = ingest_articles(catalog, [base_url + "sitemap-test/sitemap.xml"])
+        assert report.added == 2
+        assert len(report.errors) == 1 and "gone.xml" in report.errors[0]  # the others go on
+        articles = {a.title: a for a in catalog.articles()}
+        assert set(articles) == {"Ferries sail again", "A library reopens"}
+        ferries = articles["Ferries sail again"]
+        assert ferries.published == "2026-10-04T09:00:00+00:00"
+        assert ferries.tags == "ferries, strike" and "Nordlys" in ferries.text
+        assert ingest_articles(catalog, [base_url + "sitemap-test/sitemap.xml"]).known == 2
+
+
+def test_an_article_is_fetched_again_only_when_its_feed_says_it_changed(site, base_url, tmp_path):
+    folder = site / "refresh-test"
+    folder.mkdir(exist_ok=True)
+    page = folder / "library.html"
+    page.write_text(article_page("Library", LIBRARY))
+
+    def atom(updated: str) -> None:
+        (folder / "feed.xml").write_text(
+            '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Gazette</title>'
+            f"<entry><id>lib</id><title>A library reopens</title><updated>{updated}</updated>"
+            f'<link rel="alternate" href="{base_url}refresh-test/library.html"/>'
+            '<category term="Culture"/></entry></feed>'
+        )
+
+    feed = base_url + "refresh-test/feed.xml"
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        atom("2026-10-05T10:00:00Z")
+        assert ingest_articles(catalog, [feed]).added == 1
+        page.write_text(article_page("Library", [*LIBRARY, "Correction: the cafe opens in May."]))
+        unchanged = ingest_articles(catalog, [feed])
+        assert unchanged.known == 1 and unchanged.refreshed == 0
+        assert "Correction" not in catalog.articles()[0].text  # not fetched again
+        atom("2026-10-06T12:00:00Z")
+        changed = ingest_articles(catalog, [feed])
+        assert changed.refreshed == 1 and changed.added == 0 and "1 refreshed" in changed.summary()
+        [article] = catalog.articles()
+        assert "Correction" in article.text and article.tags == "Culture"
+        assert catalog.search_articles(catalog.tokenize("correction cafe May"))[0][0] == article.id

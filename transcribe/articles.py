@@ -17,7 +17,7 @@ from pathlib import Path
 from . import http
 from .catalog import Catalog
 from .errors import ArticleError, FetchError
-from .feeds import FeedItem, NotAFeedError, looks_like_feed, parse_feed
+from .feeds import FeedItem, NotAFeedError, is_sitemap, looks_like_feed, parse_feed, parse_sitemap
 from .records import Article
 
 log = logging.getLogger(__name__)
@@ -28,12 +28,15 @@ MIN_WORDS = 20  # less text than this is not an article worth linking
 @dataclass
 class IngestReport:
     added: int = 0
+    refreshed: int = 0  # known, fetched again because the feed or sitemap says it changed
     known: int = 0  # already in the catalog: not fetched again
     twins: int = 0  # the body of an article already there, under another URL: one article
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [f"{self.added} added", f"{self.known} already known"]
+        if self.refreshed:
+            parts.append(f"{self.refreshed} refreshed")
         if self.twins:
             parts.append(f"{self.twins} copies of known articles")
         if self.errors:
@@ -48,25 +51,27 @@ def ingest_articles(
     allow_file_urls: bool = False,
     on_article: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    """Add the articles of each source to the catalog and its index."""
+    """Add the articles of each source to the catalog and its index: a feed, a sitemap (or
+    sitemap index), a page, or a JSONL file. Known articles are not fetched again unless
+    their feed or sitemap says they changed since."""
     report = IngestReport()
     for source in sources:
         try:
-            for article, fetched_from in _articles_of(
-                catalog, source, timeout, allow_file_urls, report
-            ):
-                if catalog.has_article(article.url):  # the same article under another URL
-                    catalog.add_article_url(fetched_from, article.url)
+            for found in _articles_of(catalog, source, timeout, allow_file_urls, report):
+                article = found.article
+                if catalog.has_article(article.url) and not found.refresh:
+                    catalog.add_article_url(found.fetched_from, article.url)  # another URL
                     report.known += 1
                     continue
                 twin = catalog.twin_of(article)
-                if twin:
-                    for url in {article.url, fetched_from}:
+                if twin and not found.refresh:
+                    for url in {article.url, found.fetched_from}:
                         catalog.add_article_url(url, twin)
                     report.twins += 1
                     continue
-                catalog.add_article(article, fetched_from=fetched_from)
-                report.added += 1
+                catalog.add_article(article, fetched_from=found.fetched_from)
+                report.added += not found.refresh
+                report.refreshed += found.refresh
                 if on_article:
                     on_article(article.title)
         except (ArticleError, FetchError) as e:
@@ -75,35 +80,72 @@ def ingest_articles(
     return report
 
 
+@dataclass
+class _Found:
+    article: Article
+    fetched_from: str  # the URL it was listed under (the article's own may be canonical)
+    refresh: bool = False  # known, but the listing says it changed
+
+
 def _articles_of(
     catalog: Catalog, source: str, timeout: float, allow_file_urls: bool, report: IngestReport
-) -> Iterator[tuple[Article, str]]:
-    """(article, the URL it was fetched from) for each article not yet in the catalog."""
+) -> Iterator[_Found]:
+    """Each article of a source that is new, or changed since it was fetched."""
     if "://" not in source:
         yield from _from_jsonl(Path(source), catalog, report)
         return
     response = http.get(source, timeout=timeout, allow_file=allow_file_urls)
-    if looks_like_feed(response.body):
-        try:
-            feed = parse_feed(response.body, source)
-        except NotAFeedError:
-            feed = None
-        if feed is not None:
-            for entry in feed.entries:
-                if not entry.link or catalog.has_article(entry.link):
-                    report.known += bool(entry.link)
-                    continue
-                try:
-                    article = _from_feed_entry(entry, feed.title, source, timeout, allow_file_urls)
-                    yield article, entry.link
-                except (ArticleError, FetchError) as e:
-                    report.errors.append(str(e))
-                    log.warning("articles: %s", e)
-            return
+    listing = _listing(response.body, source, timeout, allow_file_urls, report)
+    if listing is not None:
+        outlet, entries = listing
+        for entry in entries:
+            if not entry.link:
+                continue
+            refresh = catalog.has_article(entry.link)
+            if refresh and not entry.updated > catalog.article_modified(entry.link):
+                report.known += 1
+                continue
+            try:
+                article = _from_feed_entry(entry, outlet, source, timeout, allow_file_urls)
+                yield _Found(article, entry.link, refresh)
+            except (ArticleError, FetchError) as e:
+                report.errors.append(str(e))
+                log.warning("articles: %s", e)
+        return
     if catalog.has_article(response.url):
         report.known += 1
         return
-    yield extract_article(response.body, response.url, source=source), source
+    yield _Found(extract_article(response.body, response.url, source=source), source)
+
+
+MAX_SITEMAPS = 200  # a sitemap index is followed this far (one level of nesting)
+
+
+def _listing(
+    body: bytes, source: str, timeout: float, allow_file_urls: bool, report: IngestReport
+) -> tuple[str, list[FeedItem]] | None:
+    """(outlet, entries) when the document is a feed or a sitemap; None for a page."""
+    if is_sitemap(body) or body[:2] == b"\x1f\x8b":
+        sitemap = parse_sitemap(body, source)
+        entries = list(sitemap.pages)
+        for child in sitemap.sitemaps[:MAX_SITEMAPS]:
+            try:
+                nested = parse_sitemap(
+                    http.get(child, timeout=timeout, allow_file=allow_file_urls).body, child
+                )
+                entries.extend(nested.pages)
+            except (FetchError, NotAFeedError) as e:
+                report.errors.append(f"{child}: {e}")
+        if len(sitemap.sitemaps) > MAX_SITEMAPS:
+            log.warning("%s: only the first %d sitemaps are read", source, MAX_SITEMAPS)
+        return "", entries
+    if looks_like_feed(body):
+        try:
+            feed = parse_feed(body, source)
+        except NotAFeedError:
+            return None
+        return feed.title, feed.entries
+    return None
 
 
 def _from_feed_entry(
@@ -123,6 +165,8 @@ def _from_feed_entry(
     article.published = entry.published or article.published
     article.author = article.author or entry.author
     article.outlet = article.outlet or outlet
+    article.tags = article.tags or ", ".join(entry.tags)
+    article.modified = entry.updated
     return article
 
 
@@ -152,6 +196,8 @@ def extract_article(html: bytes | str, url: str, source: str = "") -> Article:
         author=(data.get("author") or "").strip(),
         source=source,
         outlet=(data.get("sitename") or data.get("hostname") or "").strip(),
+        section=(data.get("categories") or "").split(",")[0].strip(),
+        tags=(data.get("tags") or "").strip(),
     )
 
 
@@ -173,10 +219,9 @@ def html_to_text(html: str) -> str:
         return " ".join(html.split())
 
 
-def _from_jsonl(
-    path: Path, catalog: Catalog, report: IngestReport
-) -> Iterator[tuple[Article, str]]:
-    """One JSON object a line: url (or id), title, published, text (or body), author."""
+def _from_jsonl(path: Path, catalog: Catalog, report: IngestReport) -> Iterator[_Found]:
+    """One JSON object a line: url (or id), text (or body); optional title, published,
+    author, outlet, section, tags, and modified (a newer one than stored replaces it)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
@@ -191,24 +236,29 @@ def _from_jsonl(
             for field_name, value in (("url", url), ("text", text)):
                 if not isinstance(value, str):
                     raise TypeError(f"{field_name} is a {type(value).__name__}, not text")
-            for optional in ("title", "published", "author", "outlet"):
+            for optional in ("title", "published", "author", "outlet", "section", "modified"):
                 if not isinstance(record.get(optional) or "", str):
                     raise TypeError(f"{optional} is not text")
+            tags = record.get("tags") or []
+            tags = [tags] if isinstance(tags, str) else [str(t) for t in tags]
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             report.errors.append(f"{path}:{number}: not an article record ({e})")
             continue
-        if catalog.has_article(url):
+        modified = record.get("modified") or ""
+        refresh = catalog.has_article(url)
+        if refresh and not modified > catalog.article_modified(url):
             report.known += 1
             continue
-        yield (
-            Article(
-                url=url,
-                title=record.get("title") or text.split(".")[0][:120],
-                text=text,
-                published=record.get("published") or "",
-                author=record.get("author") or "",
-                source=str(path),
-                outlet=record.get("outlet") or record.get("source_country") or "",
-            ),
-            url,
+        article = Article(
+            url=url,
+            title=record.get("title") or text.split(".")[0][:120],
+            text=text,
+            published=record.get("published") or "",
+            author=record.get("author") or "",
+            source=str(path),
+            outlet=record.get("outlet") or record.get("source_country") or "",
+            section=record.get("section") or "",
+            tags=", ".join(tags),
+            modified=modified,
         )
+        yield _Found(article, url, refresh)

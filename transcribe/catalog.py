@@ -164,6 +164,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0005_article_section_tags_modified",
+        """
+        ALTER TABLE articles ADD COLUMN section TEXT NOT NULL DEFAULT '';
+        ALTER TABLE articles ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+        ALTER TABLE articles ADD COLUMN modified TEXT NOT NULL DEFAULT '';
+        """,
+    ),
 ]
 
 
@@ -438,6 +446,13 @@ class Catalog:
         ).fetchone()
         return row[0] if row else None
 
+    def article_modified(self, url: str) -> str:
+        """The change date stored with the article known by this URL ("" when none)."""
+        row = self.db.execute(
+            "SELECT modified FROM articles WHERE id = ?", (self.find_article(url),)
+        ).fetchone()
+        return row[0] if row else ""
+
     def twin_of(self, article: Article) -> str | None:
         """The canonical URL of another article with the same body, if there is one."""
         row = self.db.execute(
@@ -459,10 +474,13 @@ class Catalog:
         with self.atomic():
             self.db.execute(
                 "INSERT INTO articles (url, title, author, published, text, source, outlet,"
-                " added_at, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, body_hash(?))"
+                " section, tags, modified, added_at, body_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, body_hash(?))"
                 " ON CONFLICT(url) DO UPDATE SET title = excluded.title,"
                 " author = excluded.author, published = excluded.published,"
                 " text = excluded.text, source = excluded.source, outlet = excluded.outlet,"
+                " section = excluded.section, tags = excluded.tags,"
+                " modified = excluded.modified, added_at = excluded.added_at,"
                 " body_hash = excluded.body_hash",
                 (
                     article.url,
@@ -472,6 +490,9 @@ class Catalog:
                     article.text,
                     article.source,
                     article.outlet,
+                    article.section,
+                    article.tags,
+                    article.modified,
                     now(),
                     article.text,
                 ),

@@ -69,8 +69,9 @@ def speak(text: str, target: Path, voice: str = "en-us", speed: int = 165) -> Pa
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         wav = Path(scratch) / "speech.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), text],
+        subprocess.run(  # the text on stdin: as an argument, one starting with "-" is an option
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), "--stdin"],
+            input=text.encode(),
             check=True,
             capture_output=True,
         )

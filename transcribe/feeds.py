@@ -25,6 +25,8 @@ NS = {
     "atom": "http://www.w3.org/2005/Atom",
     "media": "http://search.yahoo.com/mrss/",
     "dc": "http://purl.org/dc/elements/1.1/",
+    "sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
+    "news": "http://www.google.com/schemas/sitemap-news/0.9",
 }
 
 
@@ -56,6 +58,8 @@ class FeedItem:
     image: str = ""
     transcripts: list[FeedLink] = field(default_factory=list)
     chapters_url: str = ""
+    updated: str = ""  # when the publisher says the item last changed
+    tags: list[str] = field(default_factory=list)  # categories or keywords
 
 
 @dataclass
@@ -106,8 +110,8 @@ class Feed:
         )
 
 
-def parse_feed(body: bytes, url: str) -> Feed:
-    """Parse an RSS or Atom document; raises NotAFeedError when it is neither."""
+def _xml(body: bytes, url: str) -> tuple[etree._Element, etree.XMLParser]:
+    """A lenient parse: lxml recovers what it can; no entities, no network."""
     parser = etree.XMLParser(
         recover=True, resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True
     )
@@ -117,6 +121,12 @@ def parse_feed(body: bytes, url: str) -> Feed:
         raise NotAFeedError(f"{url}: not XML ({e})") from e
     if root is None:
         raise NotAFeedError(f"{url}: not XML")
+    return root, parser
+
+
+def parse_feed(body: bytes, url: str) -> Feed:
+    """Parse an RSS or Atom document; raises NotAFeedError when it is neither."""
+    root, parser = _xml(body, url)
     tag = etree.QName(root).localname.lower()
     if tag == "rss" and root.find("channel") is not None:
         feed = _rss(root.find("channel"), url)
@@ -171,6 +181,8 @@ def _rss(channel: etree._Element, url: str) -> Feed:
                     if t.get("url")
                 ],
                 chapters_url=(chapters.get("url", "") if chapters is not None else "").strip(),
+                updated=_date(_text(item, "atom:updated") or _text(item, "dc:modified")),
+                tags=[t for t in _all_text(item, "category") if t],
             )
         )
     return feed
@@ -193,11 +205,69 @@ def _atom(root: etree._Element, url: str) -> Feed:
                 description=_text(entry, "atom:summary"),
                 content_html=_text(entry, "atom:content"),
                 author=_text(entry, "atom:author/atom:name"),
+                updated=_date(_text(entry, "atom:updated")),
+                tags=[c.get("term", "").strip() for c in entry.iterfind("atom:category", NS)],
                 enclosure_url=(enclosure.get("href", "") if enclosure is not None else "").strip(),
                 enclosure_type=enclosure.get("type", "") if enclosure is not None else "",
             )
         )
     return feed
+
+
+@dataclass
+class Sitemap:
+    """A sitemap's pages (`urlset`, with the news extension's title and date when given),
+    or the sitemaps a sitemap index lists."""
+
+    url: str
+    pages: list[FeedItem] = field(default_factory=list)
+    sitemaps: list[str] = field(default_factory=list)
+
+
+def is_sitemap(body: bytes) -> bool:
+    head = body[:4096].lower()
+    return b"<urlset" in head or b"<sitemapindex" in head
+
+
+def parse_sitemap(body: bytes, url: str) -> Sitemap:
+    """Parse a sitemap or sitemap index (gzipped or not); raises NotAFeedError otherwise."""
+    if body[:2] == b"\x1f\x8b":
+        import gzip
+
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError) as e:
+            raise NotAFeedError(f"{url}: a broken gzip file ({e})") from e
+    root, _ = _xml(body, url)
+    tag = etree.QName(root).localname
+    sitemap = Sitemap(url=url)
+    if tag == "sitemapindex":
+        sitemap.sitemaps = [loc for loc in _all_text(root, "sm:sitemap/sm:loc") if loc]
+    elif tag == "urlset":
+        for entry in root.iterfind("sm:url", NS):
+            loc = _text(entry, "sm:loc")
+            if not loc:
+                continue
+            keywords = _text(entry, "news:news/news:keywords")
+            sitemap.pages.append(
+                FeedItem(
+                    guid=loc,
+                    title=_text(entry, "news:news/news:title"),
+                    link=loc,
+                    published=_date(_text(entry, "news:news/news:publication_date")),
+                    description="",
+                    content_html="",
+                    updated=_date(_text(entry, "sm:lastmod")),
+                    tags=[k.strip() for k in keywords.split(",") if k.strip()],
+                )
+            )
+    else:
+        raise NotAFeedError(f"{url}: not a sitemap (root element <{tag}>)")
+    return sitemap
+
+
+def _all_text(element: etree._Element, path: str) -> list[str]:
+    return ["".join(found.itertext()).strip() for found in element.iterfind(path, NS)]
 
 
 def _podcast_tags(element: etree._Element, name: str) -> Iterator[etree._Element]:

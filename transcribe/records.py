@@ -107,6 +107,9 @@ class Article:
     author: str = ""
     source: str = ""  # the feed, page or file it was ingested from
     outlet: str = ""
+    section: str = ""
+    tags: str = ""  # comma-separated, as the page or the feed gives them
+    modified: str = ""  # when the feed or sitemap last said it changed: a newer date refetches
     id: int | None = None  # rowid in the catalog, once stored
 
 
