@@ -10,19 +10,40 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import http
 from .catalog import Catalog
 from .errors import ArticleError, FetchError
 from .feeds import FeedItem, NotAFeedError, is_sitemap, looks_like_feed, parse_feed, parse_sitemap
+from .linking import proper_names
 from .records import Article
 
 log = logging.getLogger(__name__)
 
 MIN_WORDS = 20  # less text than this is not an article worth linking
+GLOSSARY_DAYS = 14  # the articles around an episode's date that lend it their names
+
+
+def names_in_the_news(catalog: Catalog, date: str, limit: int) -> list[str]:
+    """The names the outlet's articles used in the weeks around a date (ISO 8601), those in
+    the most articles first: a glossary for Whisper, so it spells them the newsroom's way."""
+    try:
+        day = datetime.fromisoformat(date[:10])
+    except ValueError:
+        return []
+    window = timedelta(days=GLOSSARY_DAYS)
+    articles = catalog.articles_between(
+        (day - window).date().isoformat(), (day + window).date().isoformat()
+    )
+    counts: Counter[str] = Counter()
+    for article in articles:
+        counts.update(set(proper_names(f"{article.title}. {article.text}")))
+    return [name for name, _ in counts.most_common(limit)]
 
 
 @dataclass

@@ -512,6 +512,14 @@ class Catalog:
     def articles(self) -> list[Article]:
         return [_article(r) for r in self.db.execute("SELECT * FROM articles ORDER BY id")]
 
+    def articles_between(self, first_day: str, last_day: str) -> list[Article]:
+        """Articles published from `first_day` to `last_day` (YYYY-MM-DD), both included."""
+        rows = self.db.execute(
+            "SELECT * FROM articles WHERE substr(published, 1, 10) BETWEEN ? AND ? ORDER BY id",
+            (first_day, last_day),
+        )
+        return [_article(r) for r in rows]
+
     def article_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM articles").fetchone()[0]
 

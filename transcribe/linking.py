@@ -78,6 +78,41 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
+_CAPITALIZED = re.compile(r"[A-Z][\w'’-]*")
+# capitalized for the calendar's sake, not names anyone needs help with
+_NOT_NAMES = frozenset(
+    """
+    monday tuesday wednesday thursday friday saturday sunday january february march april
+    may june july august september october november december mr mrs ms dr
+    """.split()  # noqa: SIM905
+)
+
+
+def proper_names(text: str) -> list[str]:
+    """Names in a text, as runs of capitalized words (Whisper and newsrooms capitalize
+    names): "Volodymyr Zelensky", "Kharkiv", "NATO". A run that starts a sentence loses a
+    first word that is a common word ("The", "But"). Each name once, in order."""
+    names: dict[str, None] = {}
+    for sentence in split_sentences(text):
+        words = sentence.split()
+        run: list[str] = []
+        for position, raw in enumerate([*words, ""]):
+            word = raw.strip('.,;:!?"()[]“”‘’')
+            word = word[:-2] if word.endswith(("'s", "’s")) else word
+            if _CAPITALIZED.fullmatch(word) and len(word) > 1:
+                if not run and position == 0 and word.lower() in STOPWORDS:
+                    continue
+                run.append(word)
+                if raw.endswith((",", ";", ":", ".", "?", "!")):  # a name ends at punctuation
+                    names.setdefault(" ".join(run))
+                    run = []
+                continue
+            if run:
+                names.setdefault(" ".join(run))
+                run = []
+    return [n for n in names if n.lower() not in _NOT_NAMES and n.lower() not in STOPWORDS]
+
+
 def query_terms(text: str, index: ArticleIndex) -> list[str]:
     """The text's telling words, as index terms, once each, in order: no function words,
     no single letters."""

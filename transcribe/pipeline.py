@@ -1,4 +1,4 @@
-"""The job: fetch -> speech -> articles -> linking -> render, each stage over the catalog.
+"""The job: fetch -> articles -> speech -> linking -> chapters -> render, over the catalog.
 
 Each stage function does its work for every episode that needs it and records the outcome
 in the catalog. A failure on one episode is recorded on that episode (and retried by the
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import http, progress
-from .articles import IngestReport, ingest_articles
+from .articles import IngestReport, ingest_articles, names_in_the_news
 from .catalog import FETCHED, LISTED, TRANSCRIBED, Catalog
 from .chapters import find_chapters, parse_json_chapters, with_articles
 from .config import Config, SourceConfig
@@ -96,7 +96,7 @@ def run_job(config: Config, catalog: Catalog) -> RunReport:
     """Every stage, in order."""
     report = RunReport()
     fetch_episodes(config, catalog, report)
-    transcribe_episodes(config, catalog, report)
+    # articles before speech: their names help Whisper spell the episode's
     report.articles = ingest_articles(
         catalog,
         list(config.articles),
@@ -105,6 +105,7 @@ def run_job(config: Config, catalog: Catalog) -> RunReport:
     )
     for error in report.articles.errors:
         report.failures.append(Failure("articles", "articles", error))
+    transcribe_episodes(config, catalog, report)
     link_episodes(config, catalog, report)
     chapter_episodes(config, catalog, report)
     report.rendered = render(config, catalog)
@@ -178,7 +179,14 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
                 if not media.is_file():  # pruned or lost: fetch it again on the next run
                     catalog.mark_listed(episode.id, f"{media} is missing; downloading it again")
                     raise MediaError(f"{media} is missing; the next run downloads it again")
-                job = pool.submit(transcribe_audio, media, options, minutes.follow(episode.id))
+                glossary = (
+                    names_in_the_news(catalog, episode.published, options.article_names)
+                    if options.article_names
+                    else []
+                )
+                job = pool.submit(
+                    transcribe_audio, media, options, minutes.follow(episode.id), glossary
+                )
                 running[job] = episode
         for job in as_completed(running):
             episode = running[job]

@@ -50,6 +50,9 @@ class SpeechOptions:
     condition_on_previous_text: bool = False
     initial_prompt: str = ""  # text Whisper reads as what came before: names, spellings
     hotwords: str = ""  # words to favour (faster-whisper; openai-whisper adds them to the prompt)
+    # names from the outlet's articles of the weeks around the episode go into the prompt,
+    # so Whisper spells them as the newsroom does: at most this many (0: none)
+    article_names: int = 40
     publisher_transcripts: bool = True  # import the feed's own transcript instead of Whisper
 
     def producer(self) -> str:
@@ -125,11 +128,13 @@ def transcribe_audio(
     path: Path,
     options: SpeechOptions,
     on_progress: Callable[[float, float], None] | None = None,
+    glossary: list[str] | None = None,
 ) -> Transcript:
     """Transcribe one audio or video file, a window of a few minutes at a time (memory stays
     flat however long the episode): the language found in the first window holds for the
     rest, and each window reads the end of the one before as its prompt.
-    `on_progress(seconds_done, seconds_total)` is called as segments arrive. Raises
+    `on_progress(seconds_done, seconds_total)` is called as segments arrive. `glossary`:
+    names to spell as given (they join the prompt of every window). Raises
     MediaError for unreadable media, NoSpeechError when there is no speech."""
     from .audio import estimated_duration, windows
 
@@ -144,7 +149,7 @@ def transcribe_audio(
     language, probability, heard = options.language, 1.0, 0.0
     for window in windows(path):
         found, language, detected = runner.transcribe_window(
-            window.samples, options, language, _prompt(options, segments)
+            window.samples, options, language, _prompt(options, segments, glossary or [])
         )
         if window.offset == 0:
             probability = 1.0 if options.language else detected
@@ -167,12 +172,16 @@ def transcribe_audio(
     )
 
 
-def _prompt(options: SpeechOptions, before: list[Segment], words: int = 60) -> str:
-    """The user's prompt, then (when conditioning) the last words already transcribed."""
+def _prompt(
+    options: SpeechOptions, before: list[Segment], glossary: list[str], words: int = 60
+) -> str:
+    """The user's prompt, the glossary, then (when conditioning) the last words already
+    transcribed."""
     tail = ""
     if options.condition_on_previous_text and before:
         tail = " ".join(" ".join(s.text for s in before[-8:]).split()[-words:])
-    return " ".join(part for part in (options.initial_prompt, tail) if part)
+    names = ", ".join(glossary) + "." if glossary else ""
+    return " ".join(part for part in (options.initial_prompt, names, tail) if part)
 
 
 def _shifted(segment: Segment, offset: float) -> Segment:
