@@ -74,6 +74,14 @@ def test_passage_links_to_the_article_it_talks_about_with_evidence(catalog):
     assert [(m.start, m.end) for m in harbour.evidence] == [(60, 90)]
     assert {"Ellery", "Solberg", "Baltic"} <= set(harbour.shared_terms)
     assert "the" not in harbour.shared_terms
+    # names said and printed alike are evidence of their own, and raise the score
+    assert {"Port Ellery", "Ingrid Solberg", "Coastal Commission", "Baltic Marine"} <= set(
+        harbour.shared_names
+    )
+    without = link_transcript(
+        "ep", transcript, catalog, LinkingOptions(passage_seconds=30, name_weight=0)
+    )
+    assert harbour.score == next(x for x in without if "harbour" in x.article.url).score + 4
 
 
 def test_small_talk_links_to_nothing(catalog):
@@ -91,3 +99,46 @@ def test_threshold_and_top_are_honoured(catalog):
 def test_empty_catalog_links_nothing():
     with Catalog(":memory:") as empty:
         assert link_text("Port Ellery harbour", empty, LinkingOptions()) == []
+
+
+def test_the_date_prior_prefers_the_story_of_the_week_but_keeps_an_old_strong_match():
+    said = "Harbourmaster Ingrid Solberg of Port Ellery waits for the Coastal Commission permit."
+    with Catalog(":memory:") as catalog:
+        for n, topic in enumerate(["rail fares", "school meals", "a marathon", "the zoo"] * 3):
+            catalog.add_article(
+                Article(
+                    url=f"https://news.example/{n}", title=topic, text=f"A story about {topic}."
+                )
+            )
+        for url, published in (("old", "2025-01-10"), ("new", "2026-10-02")):
+            catalog.add_article(
+                Article(
+                    url=f"https://news.example/{url}",
+                    title="Dredging",
+                    text=said + " " + url,
+                    published=published,
+                )
+            )
+        transcript = Transcript(spoken(said), language="en")
+        linked = link_transcript(
+            "ep", transcript, catalog, LinkingOptions(), published="2026-10-05"
+        )
+        assert [x.article.url for x in linked] == [
+            "https://news.example/new",
+            "https://news.example/old",
+        ]
+        assert [x.days_apart for x in linked] == [3, 633]
+        assert linked[1].score > linked[0].score / 2 * 0.99  # the floor: halved at most
+        undated = link_transcript(
+            "ep", transcript, catalog, LinkingOptions(date_half_life_days=0), published="2026-10-05"
+        )
+        assert undated[0].score == undated[1].score
+
+
+def test_dense_candidates_add_no_link_the_evidence_does_not_carry(catalog):
+    text = "Ingrid Solberg at Port Ellery harbour waits for the Coastal Commission permit."
+    dense = LinkingOptions(dense_model="minilm")
+    assert [x.article.url for x in link_text(text, catalog, dense)] == [
+        "https://news.example/harbour"
+    ]
+    assert link_text("The weather was lovely and we had a picnic.", catalog, dense) == []

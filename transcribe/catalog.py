@@ -172,6 +172,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE articles ADD COLUMN modified TEXT NOT NULL DEFAULT '';
         """,
     ),
+    ("0006_link_days_apart", "ALTER TABLE links ADD COLUMN days_apart INTEGER;"),
+    (
+        # sentence vectors for dense linking (optional), per embedding model
+        "0007_article_vectors",
+        """
+        CREATE TABLE article_vectors (
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            dimensions INTEGER NOT NULL,
+            vectors BLOB NOT NULL,
+            PRIMARY KEY (article_id, model)
+        );
+        """,
+    ),
 ]
 
 
@@ -499,9 +513,27 @@ class Catalog:
             )
             if fetched_from and fetched_from != article.url:
                 self.add_article_url(fetched_from, article.url)
-            return self.db.execute(
+            article_id = self.db.execute(
                 "SELECT id FROM articles WHERE url = ?", (article.url,)
             ).fetchone()[0]
+            # a replaced text needs its vectors made again
+            self.db.execute("DELETE FROM article_vectors WHERE article_id = ?", (article_id,))
+            return article_id
+
+    def article_vectors(self, model: str) -> dict[int, tuple[int, bytes]]:
+        """article id -> (dimensions, float16 sentence vectors) stored for a model."""
+        rows = self.db.execute(
+            "SELECT article_id, dimensions, vectors FROM article_vectors WHERE model = ?", (model,)
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def save_article_vectors(
+        self, article_id: int, model: str, dimensions: int, vectors: bytes
+    ) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO article_vectors VALUES (?, ?, ?, ?)",
+            (article_id, model, dimensions, vectors),
+        )
 
     def article(self, article_id: int) -> Article:
         row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
@@ -582,7 +614,7 @@ class Catalog:
         with self.atomic():
             self.db.execute("DELETE FROM links WHERE episode_id = ?", (episode_id,))
             self.db.executemany(
-                "INSERT INTO links VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     (
                         episode_id,
@@ -590,6 +622,7 @@ class Catalog:
                         rank,
                         link.score,
                         json.dumps([asdict(m) for m in link.evidence]),
+                        link.days_apart,
                     )
                     for rank, link in enumerate(links, 1)
                 ),
@@ -600,7 +633,8 @@ class Catalog:
 
     def links(self, episode_id: str) -> list[Link]:
         rows = self.db.execute(
-            "SELECT l.score, l.evidence, a.* FROM links l JOIN articles a ON a.id = l.article_id"
+            "SELECT l.score, l.evidence, l.days_apart, a.* FROM links l"
+            " JOIN articles a ON a.id = l.article_id"
             " WHERE l.episode_id = ? ORDER BY l.rank",
             (episode_id,),
         )
@@ -610,9 +644,16 @@ class Catalog:
                 article=_article(row),
                 score=row["score"],
                 evidence=[
-                    PassageMatch(m["start"], m["end"], m["score"], tuple(m["terms"]))
+                    PassageMatch(
+                        m["start"],
+                        m["end"],
+                        m["score"],
+                        tuple(m["terms"]),
+                        tuple(m.get("names", ())),
+                    )
                     for m in json.loads(row["evidence"])
                 ],
+                days_apart=row["days_apart"],
             )
             for row in rows
         ]

@@ -339,12 +339,15 @@ def related(context: Context, file: Path, top: int, as_json: bool) -> None:
                         "published": found.article.published,
                         "passages": [[m.start, m.end] for m in found.evidence],
                         "shared_terms": found.shared_terms[:20],
+                        "shared_names": found.shared_names[:20],
                     },
                     ensure_ascii=False,
                 )
             )
         else:
             click.echo(f"{found.score:7.2f}  {found.article.title}  <{found.article.url}>")
+            if found.shared_names:
+                click.echo(f"         names: {', '.join(found.shared_names[:8])}")
             click.echo(f"         shared: {', '.join(found.shared_terms[:10])}")
     if not links and not as_json:
         click.echo("no related articles above the threshold")

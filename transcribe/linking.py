@@ -14,9 +14,13 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from datetime import date
+from typing import TYPE_CHECKING, Protocol
 
 from .records import Article, Link, PassageMatch, Segment, Transcript
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
 
 # Function words that carry no topic; compared after the index's own stemming.
 STOPWORDS = frozenset(
@@ -48,6 +52,14 @@ class LinkingOptions:
     min_score: float = 8.0  # a passage must score this much against an article to count
     min_shared_terms: int = 3  # and share at least this many telling words with it
     candidates: int = 10  # articles retrieved per passage before scoring
+    name_weight: float = 1.0  # added to a passage's score for each name it shares
+    # news is about time: an article's score is multiplied by a factor that falls from 1 (same
+    # day) towards 0.5 (long before or after the episode), halving the gap every this many
+    # days; 0 turns it off. The floor keeps an older explainer that matches strongly.
+    date_half_life_days: float = 30.0
+    # "" for BM25 alone; "minilm" (make dense) or a model folder adds sentence-embedding
+    # candidates, fused with BM25's by reciprocal rank (bench/linking.py measures both)
+    dense_model: str = ""
 
     def producer(self) -> str:
         return ";".join(f"{k}={v}" for k, v in asdict(self).items())
@@ -144,11 +156,20 @@ def passages(segments: list[Segment], seconds: float) -> list[Passage]:
 
 
 def link_transcript(
-    episode_id: str, transcript: Transcript, index: ArticleIndex, options: LinkingOptions
+    episode_id: str,
+    transcript: Transcript,
+    index: ArticleIndex,
+    options: LinkingOptions,
+    published: str = "",
 ) -> list[Link]:
-    """The episode's related articles, best first, each with its evidence."""
+    """The episode's related articles, best first, each with its evidence. `published`:
+    the episode's date, for the date prior."""
     return rank_articles(
-        episode_id, passages(transcript.segments, options.passage_seconds), index, options
+        episode_id,
+        passages(transcript.segments, options.passage_seconds),
+        index,
+        options,
+        published,
     )
 
 
@@ -164,52 +185,99 @@ def link_text(
 
 
 def rank_articles(
-    episode_id: str, chunks: list[Passage], index: ArticleIndex, options: LinkingOptions
+    episode_id: str,
+    chunks: list[Passage],
+    index: ArticleIndex,
+    options: LinkingOptions,
+    published: str = "",
 ) -> list[Link]:
     total = index.article_count()
     if not total or not chunks:
         return []
-    scorer = _Scorer(index, total)
+    scorer = _Scorer(index, total, options)
     evidence: dict[int, list[PassageMatch]] = defaultdict(list)
     for passage in chunks:
-        for article_id, match in scorer.matches(passage, options):
+        for article_id, match in scorer.matches(passage):
             evidence[article_id].append(match)
-    links = [
-        Link(
-            episode_id=episode_id,
-            article=index.article(article_id),
-            score=round(sum(m.score for m in matches), 3),
-            evidence=sorted(matches, key=lambda m: m.start),
+    links = []
+    for article_id, matches in evidence.items():
+        article = index.article(article_id)
+        apart = days_apart(published, article.published)
+        prior = date_prior(apart, options.date_half_life_days)
+        links.append(
+            Link(
+                episode_id=episode_id,
+                article=article,
+                score=round(sum(m.score for m in matches) * prior, 3),
+                evidence=sorted(matches, key=lambda m: m.start),
+                days_apart=apart,
+            )
         )
-        for article_id, matches in evidence.items()
-    ]
     links.sort(key=lambda link: (-link.score, link.article.id or 0))
     return links[: options.top]
 
 
-class _Scorer:
-    """Scores passages against articles; caches each article's terms for one linking run."""
+DATE_FLOOR = 0.5  # the date prior never takes more than half of a score
 
-    def __init__(self, index: ArticleIndex, total: int):
+
+def date_prior(days: int | None, half_life: float) -> float:
+    if days is None or half_life <= 0:
+        return 1.0
+    return DATE_FLOOR + (1 - DATE_FLOOR) * 0.5 ** (abs(days) / half_life)
+
+
+def days_apart(first: str, second: str) -> int | None:
+    """Whole days between two ISO 8601 dates (date part only); None when one is missing."""
+    try:
+        return abs((date.fromisoformat(first[:10]) - date.fromisoformat(second[:10])).days)
+    except ValueError:
+        return None
+
+
+class _Scorer:
+    """Scores passages against articles; caches each article's terms and names for one
+    linking run."""
+
+    def __init__(self, index: ArticleIndex, total: int, options: LinkingOptions):
         self.index = index
         self.total = total
+        self.options = options
         self.stopwords = stopword_terms(index)
         self.article_terms: dict[int, set[str]] = {}
+        self.article_names: dict[int, set[str]] = {}
+        self.dense = dense_index(index, options.dense_model) if options.dense_model else None
 
     def weight(self, document_frequency: int) -> float:
         """A BM25-style idf, scaled so a word found in one article weighs 1."""
         return _idf(document_frequency, self.total) / _idf(1, self.total)
 
-    def matches(self, passage: Passage, options: LinkingOptions) -> list[tuple[int, PassageMatch]]:
+    def candidates(self, passage: Passage, telling: list[str]) -> list[int]:
+        """BM25's best articles for the passage; with a dense model, fused by reciprocal
+        rank with the articles whose sentences are nearest in meaning."""
+        wanted = self.options.candidates
+        lexical = [a for a, _ in self.index.search_articles(telling, wanted * 2)]
+        if self.dense is None:
+            return lexical[:wanted]
+        fused: dict[int, float] = defaultdict(float)
+        for ranking in (lexical, self.dense.rank(passage.text, wanted * 2)):
+            for position, article_id in enumerate(ranking, 1):
+                fused[article_id] += 1 / (RRF_K + position)
+        return sorted(fused, key=lambda a: -fused[a])[:wanted]
+
+    def matches(self, passage: Passage) -> list[tuple[int, PassageMatch]]:
+        options = self.options
         stems = self.index.tokenize(passage.text)
         surface = _surface_forms(passage.text, stems)
         telling = _telling(stems, self.stopwords)
         frequencies = self.index.document_frequencies(telling)
         telling = [t for t in telling if t in frequencies]
+        said_names = proper_names(passage.text)
         found = []
-        for article_id, _bm25 in self.index.search_articles(telling, options.candidates):
+        for article_id in self.candidates(passage, telling):
             shared = [t for t in telling if t in self._terms(article_id)]
+            names = _shared_names(said_names, self._names(article_id))
             score = sum(self.weight(frequencies[t]) for t in shared)
+            score += options.name_weight * len(names)
             if len(shared) < options.min_shared_terms or score < options.min_score:
                 continue
             # rarest first; among equals, names (capitalized as said), then longer words
@@ -224,6 +292,7 @@ class _Scorer:
                         end=passage.end,
                         score=round(score, 3),
                         terms=tuple(surface.get(t, t) for t in shared),
+                        names=names,
                     ),
                 )
             )
@@ -236,6 +305,42 @@ class _Scorer:
                 self.index.tokenize(f"{article.title} {article.text}")
             )
         return self.article_terms[article_id]
+
+    def _names(self, article_id: int) -> set[str]:
+        if article_id not in self.article_names:
+            article = self.index.article(article_id)
+            self.article_names[article_id] = {
+                run
+                for name in proper_names(f"{article.title}. {article.text}")
+                for run in _runs(name)
+            }
+        return self.article_names[article_id]
+
+
+def _runs(name: str) -> list[str]:
+    """A name and its parts, longest first, lowercased: "Harbourmaster Ingrid Solberg" is
+    also "Ingrid Solberg" and "Solberg", so a name said with or without a title still meets
+    its printed form."""
+    words = name.lower().split()[:6]
+    return [
+        " ".join(words[i : i + size])
+        for size in range(len(words), 0, -1)
+        for i in range(len(words) - size + 1)
+    ]
+
+
+def _shared_names(said: list[str], printed: set[str]) -> tuple[str, ...]:
+    """For each name said, its longest part that the article prints too, as said."""
+    shared: dict[str, None] = {}
+    for name in said:
+        words = name.split()
+        for run in _runs(name):
+            if run in printed and run not in STOPWORDS:
+                size = len(run.split())
+                start = [w.lower() for w in words].index(run.split()[0])
+                shared.setdefault(" ".join(words[start : start + size]))
+                break
+    return tuple(shared)
 
 
 def _idf(document_frequency: int, total: int) -> float:
@@ -251,3 +356,69 @@ def _surface_forms(text: str, stems: list[str]) -> dict[str, str]:
     for stem, word in zip(stems, words, strict=True):
         forms.setdefault(stem, word)
     return forms
+
+
+RRF_K = 60  # reciprocal rank fusion's constant: each ranking gives 1 / (60 + rank)
+
+
+class DenseIndex:
+    """Sentence vectors of every article, made once per article and model and kept in the
+    catalog; an article's similarity to a passage is that of its nearest sentence."""
+
+    def __init__(self, catalog: Catalog, model: str):
+        import numpy as np
+
+        from . import embeddings, progress
+
+        self.embedder = embeddings.load(model)
+        name = self.embedder.name
+        stored = catalog.article_vectors(name)
+        articles = catalog.articles()
+        missing = [a for a in articles if a.id not in stored]
+        bar = progress.bar(len(missing), "embed articles", unit="article") if missing else None
+        owners, blocks = [], []
+        for article in articles:
+            if article.id in stored:
+                dimensions, blob = stored[article.id]
+                vectors = np.frombuffer(blob, dtype=np.float16).reshape(-1, dimensions)
+            else:
+                sentences = split_sentences(f"{article.title}.\n{article.text}")
+                vectors = self.embedder.embed(sentences).astype(np.float16)
+                catalog.save_article_vectors(article.id, name, vectors.shape[1], vectors.tobytes())
+                bar.update(1)
+            owners.extend([article.id] * len(vectors))
+            blocks.append(vectors)
+        if bar:
+            bar.close()
+        self.matrix = np.vstack(blocks).astype(np.float32) if blocks else np.zeros((0, 1))
+        self.owners = np.array(owners)
+
+    def rank(self, text: str, limit: int) -> list[int]:
+        import numpy as np
+
+        if not len(self.owners):
+            return []
+        similarity = self.matrix @ self.embedder.embed([text])[0]
+        order = np.argsort(-similarity)
+        ranked: dict[int, None] = {}
+        for row in order:  # the articles of the nearest sentences, each once
+            ranked.setdefault(int(self.owners[row]))
+            if len(ranked) == limit:
+                break
+        return list(ranked)
+
+
+_dense_cache: dict[tuple[int, str, str], DenseIndex] = {}
+
+
+def dense_index(index: ArticleIndex, model: str) -> DenseIndex:
+    """One dense index per catalog, model and state of the articles, per process."""
+    from .catalog import Catalog
+
+    if not isinstance(index, Catalog):
+        raise TypeError("dense linking needs the catalog, where the vectors are kept")
+    key = (id(index), model, index.articles_stamp())
+    if key not in _dense_cache:
+        _dense_cache.clear()
+        _dense_cache[key] = DenseIndex(index, model)
+    return _dense_cache[key]

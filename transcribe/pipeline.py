@@ -272,7 +272,9 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
             continue
         transcript = catalog.transcript(episode.id)
         assert transcript is not None  # the episode is in the transcribed state
-        links = link_transcript(episode.id, transcript, catalog, config.linking)
+        links = link_transcript(
+            episode.id, transcript, catalog, config.linking, published=episode.published
+        )
         catalog.save_links(episode.id, links, producer)
         report.linked += 1
         report.links += len(links)

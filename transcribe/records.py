@@ -121,6 +121,7 @@ class PassageMatch:
     end: float
     score: float
     terms: tuple[str, ...]  # the words the passage and the article share
+    names: tuple[str, ...] = ()  # the names (people, places, organisations) they share
 
 
 @dataclass
@@ -130,9 +131,18 @@ class Link:
     score: float
     evidence: list[PassageMatch]
 
+    days_apart: int | None = None  # between the episode and the article, when both are dated
+
     @property
     def shared_terms(self) -> list[str]:
         seen: dict[str, None] = {}
         for match in self.evidence:
             seen.update(dict.fromkeys(match.terms))
+        return list(seen)
+
+    @property
+    def shared_names(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for match in self.evidence:
+            seen.update(dict.fromkeys(match.names))
         return list(seen)
