@@ -11,7 +11,9 @@ there, (c) a paraphrase written by hand (2-4 sentences, names and numbers kept, 
 four words copied). Each query is spoken with espeak-ng and transcribed with the bundled
 tiny.en, as a host's words would be; the transcripts are cached in bench/.cache/linking.
 Each ranker orders the whole corpus for each query; printed: R@1, R@5, MRR, and the time per
-query.
+query. Then the linker itself (what the job runs: candidates, evidence, threshold) at several
+thresholds: how often its first link is the query's article, and how many texts about
+something else (the demo's local news, the 12 speech clips) get a link they should not.
 """
 
 from __future__ import annotations
@@ -98,7 +100,45 @@ def main() -> None:
                     f"| {sum(1 / r for r in found) / len(ranks):.3f} "
                     f"| {statistics.median(times) * 1000:.1f} |"
                 )
+        calibrate(catalog, queries, target)
         catalog.close()
+
+
+def calibrate(catalog: Catalog, queries: dict[str, dict[str, str]], target: dict) -> None:
+    """The job's linker on the queries (each one passage) and on unrelated texts."""
+    import csv
+
+    from transcribe.demo import EXAMPLES
+    from transcribe.linking import LinkingOptions, link_text
+
+    unrelated = [
+        e["script"] for e in json.loads((EXAMPLES / "episodes.json").read_text())["episodes"]
+    ]
+    with open(ROOT.parent / "shared" / "data" / "speech" / "manifest.tsv") as manifest:
+        unrelated += [r["reference"] for r in csv.DictReader(manifest, delimiter="\t")]
+    print(
+        f"\nthe linker (BM25 candidates, shared words and names, threshold) on each query as "
+        f"one passage, and on {len(unrelated)} unrelated texts (the demo's scripts, the speech "
+        "clips)\n"
+    )
+    print("| min_score | first link right (a) | (b) | (c) | unrelated texts given a link |")
+    print("|---|---|---|---|---|")
+    default = LinkingOptions().min_score
+    for threshold in sorted({4.0, 6.0, default, 10.0, 12.0, 16.0}):
+        options = LinkingOptions(min_score=threshold)
+        right = {}
+        for kind, texts in queries.items():
+            hits = 0
+            for article, text in texts.items():
+                links = link_text(text, catalog, options, words=400)
+                hits += bool(links) and links[0].article.id == target[article]
+            right[kind] = hits / len(texts)
+        false = sum(bool(link_text(t, catalog, options, words=400)) for t in unrelated)
+        mark = " (default)" if threshold == default else ""
+        print(
+            f"| {threshold:g}{mark} | {right['a']:.2f} | {right['b']:.2f} | {right['c']:.2f} "
+            f"| {false}/{len(unrelated)} |"
+        )
 
 
 def query_text(kind: str, body: str, paraphrase: str) -> str:

@@ -9,6 +9,7 @@ from conftest import SHARED, article_page
 from transcribe.articles import extract_article, ingest_articles
 from transcribe.catalog import Catalog
 from transcribe.demo import FeedEntry, write_feed
+from transcribe.records import Article
 
 STORY = [
     "The Kessling ferry terminal reopened on Friday after a three-week strike by dock staff.",
@@ -232,3 +233,33 @@ def test_an_article_is_fetched_again_only_when_its_feed_says_it_changed(site, ba
         [article] = catalog.articles()
         assert "Correction" in article.text and article.tags == "Culture"
         assert catalog.search_articles(catalog.tokenize("correction cafe May"))[0][0] == article.id
+
+
+def test_the_glossary_holds_the_names_of_the_weeks_around_the_date_without_staples(tmp_path):
+    from transcribe.articles import names_in_the_news
+
+    def story(n: int, day: str, names: str) -> Article:
+        return Article(
+            url=f"https://news.example/{n}",
+            title=f"Story {n}",
+            text=f"Reporters in Ukraine met {names} on the road to the front, said officials.",
+            published=day,
+        )
+
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        for n, (day, names) in enumerate(
+            [
+                ("2023-06-01", "Yevgeny Prigozhin and Sergei Shoigu"),
+                ("2023-06-05", "Yevgeny Prigozhin"),
+                ("2023-06-20", "Valery Gerasimov"),
+                ("2023-09-01", "Oleksii Reznikov"),  # months away: not in the glossary
+            ]
+        ):
+            catalog.add_article(story(n, day, names))
+        glossary = names_in_the_news(catalog, "2023-06-08T10:00:00Z", limit=10)
+        assert glossary[0] == "Yevgeny Prigozhin"  # in the most articles of the fortnight
+        assert {"Sergei Shoigu", "Valery Gerasimov"} <= set(glossary)
+        assert "Oleksii Reznikov" not in glossary
+        assert "Ukraine" not in glossary  # in every article: a staple Whisper knows
+        assert names_in_the_news(catalog, "2023-06-08", limit=1) == ["Yevgeny Prigozhin"]
+        assert names_in_the_news(catalog, "", limit=10) == []

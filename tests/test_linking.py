@@ -142,3 +142,19 @@ def test_dense_candidates_add_no_link_the_evidence_does_not_carry(catalog):
         "https://news.example/harbour"
     ]
     assert link_text("The weather was lovely and we had a picnic.", catalog, dense) == []
+
+
+def test_article_profiles_are_made_once_and_remade_when_the_text_changes(catalog):
+    from transcribe.linking import profile_articles
+
+    assert profile_articles(catalog) == 3 and profile_articles(catalog) == 0
+    harbour = catalog.find_article("https://news.example/harbour")
+    terms, names = catalog.article_profile(harbour)
+    assert "solberg" in terms and "Ingrid Solberg" in names
+    text = "Ingrid Solberg at Port Ellery harbour waits for the Coastal Commission permit."
+    assert link_text(text, catalog, LinkingOptions())
+    catalog.add_article(
+        Article(url="https://news.example/harbour", title="Ferry news", text="Ferries run late.")
+    )
+    assert catalog.article_profile(harbour) is None  # the old text's profile is gone
+    assert link_text(text, catalog, LinkingOptions()) == []

@@ -31,7 +31,9 @@ GLOSSARY_DAYS = 14  # the articles around an episode's date that lend it their n
 
 def names_in_the_news(catalog: Catalog, date: str, limit: int) -> list[str]:
     """The names the outlet's articles used in the weeks around a date (ISO 8601), those in
-    the most articles first: a glossary for Whisper, so it spells them the newsroom's way."""
+    the most of them first: a glossary for Whisper, so it spells them the newsroom's way.
+    Names found in more than a tenth of all the articles (and more than 3) are left out: the outlet's staples
+    ("Ukraine", "NATO") are words Whisper knows, and would crowd the rare ones out."""
     try:
         day = datetime.fromisoformat(date[:10])
     except ValueError:
@@ -43,7 +45,15 @@ def names_in_the_news(catalog: Catalog, date: str, limit: int) -> list[str]:
     counts: Counter[str] = Counter()
     for article in articles:
         counts.update(set(proper_names(f"{article.title}. {article.text}")))
-    return [name for name, _ in counts.most_common(limit)]
+    total = catalog.article_count()
+    names = [name for name, _ in counts.most_common()]
+    frequencies = catalog.document_frequencies(t for n in names for t in catalog.tokenize(n))
+
+    def staple(name: str) -> bool:
+        rarest = min((frequencies.get(t, 0) for t in catalog.tokenize(name)), default=0)
+        return rarest > max(total / 10, 3)
+
+    return [n for n in names if not staple(n)][:limit]
 
 
 @dataclass

@@ -186,6 +186,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # each article's index terms and names, made the first time linking meets it
+        "0008_article_profiles",
+        """
+        CREATE TABLE article_profiles (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+            terms TEXT NOT NULL,
+            names TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -516,9 +527,30 @@ class Catalog:
             article_id = self.db.execute(
                 "SELECT id FROM articles WHERE url = ?", (article.url,)
             ).fetchone()[0]
-            # a replaced text needs its vectors made again
+            # a replaced text needs its vectors and profile made again
             self.db.execute("DELETE FROM article_vectors WHERE article_id = ?", (article_id,))
+            self.db.execute("DELETE FROM article_profiles WHERE article_id = ?", (article_id,))
             return article_id
+
+    def article_profile(self, article_id: int) -> tuple[list[str], list[str]] | None:
+        """(index terms, names) stored for an article, if made."""
+        row = self.db.execute(
+            "SELECT terms, names FROM article_profiles WHERE article_id = ?", (article_id,)
+        ).fetchone()
+        return (row[0].split(" "), row[1].split("\t") if row[1] else []) if row else None
+
+    def articles_without_profile(self) -> list[int]:
+        rows = self.db.execute(
+            "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM article_profiles)"
+            " ORDER BY id"
+        )
+        return [r[0] for r in rows]
+
+    def save_article_profile(self, article_id: int, terms: list[str], names: list[str]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO article_profiles VALUES (?, ?, ?)",
+            (article_id, " ".join(terms), "\t".join(names)),
+        )
 
     def article_vectors(self, model: str) -> dict[int, tuple[int, bytes]]:
         """article id -> (dimensions, float16 sentence vectors) stored for a model."""
@@ -576,13 +608,16 @@ class Catalog:
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         """How many articles hold each term (terms in no article are left out)."""
+        wanted = sorted(set(terms))
         frequencies: dict[str, int] = {}
-        for term in set(terms):
-            row = self.db.execute(
-                "SELECT doc FROM articles_vocab WHERE term = ?", (term,)
-            ).fetchone()
-            if row:
-                frequencies[term] = row[0]
+        for start in range(0, len(wanted), 500):  # SQLite's limit on bound values
+            chunk = wanted[start : start + 500]
+            rows = self.db.execute(
+                "SELECT term, doc FROM articles_vocab WHERE term IN"
+                f" ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            frequencies.update((r[0], r[1]) for r in rows)
         return frequencies
 
     def search_articles(self, terms: Iterable[str], limit: int = 10) -> list[tuple[int, float]]:

@@ -80,6 +80,8 @@ class ArticleIndex(Protocol):
     def search_articles(self, terms: list[str], limit: int = 10) -> list[tuple[int, float]]: ...
     def article(self, article_id: int) -> Article: ...
     def article_count(self) -> int: ...
+    def article_profile(self, article_id: int) -> tuple[list[str], list[str]] | None: ...
+    def save_article_profile(self, article_id: int, terms: list[str], names: list[str]) -> None: ...
 
 
 def split_sentences(text: str) -> list[str]:
@@ -102,27 +104,33 @@ _NOT_NAMES = frozenset(
 
 def proper_names(text: str) -> list[str]:
     """Names in a text, as runs of capitalized words (Whisper and newsrooms capitalize
-    names): "Volodymyr Zelensky", "Kharkiv", "NATO". A run that starts a sentence loses a
-    first word that is a common word ("The", "But"). Each name once, in order."""
-    names: dict[str, None] = {}
+    names): "Volodymyr Zelensky", "Kharkiv", "NATO". A sentence's first word counts only if
+    the text also capitalizes it elsewhere ("Rather" and "Kharkiv" both open sentences).
+    Each name once, in order."""
+    runs: list[tuple[list[str], bool]] = []  # (words, starts its sentence)
     for sentence in split_sentences(text):
-        words = sentence.split()
         run: list[str] = []
-        for position, raw in enumerate([*words, ""]):
+        opens = False
+        for position, raw in enumerate([*sentence.split(), ""]):
             word = raw.strip('.,;:!?"()[]“”‘’')
             word = word[:-2] if word.endswith(("'s", "’s")) else word
             if _CAPITALIZED.fullmatch(word) and len(word) > 1:
-                if not run and position == 0 and word.lower() in STOPWORDS:
-                    continue
+                opens = opens or (not run and position == 0)
                 run.append(word)
-                if raw.endswith((",", ";", ":", ".", "?", "!")):  # a name ends at punctuation
-                    names.setdefault(" ".join(run))
-                    run = []
-                continue
+                if not raw.endswith((",", ";", ":", ".", "?", "!")):
+                    continue
             if run:
-                names.setdefault(" ".join(run))
-                run = []
-    return [n for n in names if n.lower() not in _NOT_NAMES and n.lower() not in STOPWORDS]
+                runs.append((run, opens))
+            run, opens = [], False
+    inside = {w for run, opens in runs for w in (run[1:] if opens else run)}
+    names: dict[str, None] = {}
+    for run, opens in runs:
+        if opens and run[0] not in inside:
+            run = run[1:]
+        name = " ".join(run)
+        if name and name.lower() not in _NOT_NAMES and name.lower() not in STOPWORDS:
+            names.setdefault(name)
+    return list(names)
 
 
 def query_terms(text: str, index: ArticleIndex) -> list[str]:
@@ -245,6 +253,8 @@ class _Scorer:
         self.stopwords = stopword_terms(index)
         self.article_terms: dict[int, set[str]] = {}
         self.article_names: dict[int, set[str]] = {}
+        self.frequencies: dict[str, int] = {}  # document frequencies met so far
+        self.unindexed: set[str] = set()  # terms in no article
         self.dense = dense_index(index, options.dense_model) if options.dense_model else None
 
     def weight(self, document_frequency: int) -> float:
@@ -255,7 +265,7 @@ class _Scorer:
         """BM25's best articles for the passage; with a dense model, fused by reciprocal
         rank with the articles whose sentences are nearest in meaning."""
         wanted = self.options.candidates
-        lexical = [a for a, _ in self.index.search_articles(telling, wanted * 2)]
+        lexical = [a for a, _ in self.index.search_articles(self._rarest(telling), wanted * 2)]
         if self.dense is None:
             return lexical[:wanted]
         fused: dict[int, float] = defaultdict(float)
@@ -264,12 +274,21 @@ class _Scorer:
                 fused[article_id] += 1 / (RRF_K + position)
         return sorted(fused, key=lambda a: -fused[a])[:wanted]
 
+    def _rarest(self, telling: list[str]) -> list[str]:
+        """The query's rarest terms: BM25 owes its ranking to them, and each common term
+        adds a long posting list to read (measured: most of the time at 100,000 articles)."""
+        return sorted(telling, key=lambda t: self.frequencies.get(t, 0))[:QUERY_TERMS]
+
     def matches(self, passage: Passage) -> list[tuple[int, PassageMatch]]:
         options = self.options
         stems = self.index.tokenize(passage.text)
         surface = _surface_forms(passage.text, stems)
         telling = _telling(stems, self.stopwords)
-        frequencies = self.index.document_frequencies(telling)
+        unknown = [t for t in telling if t not in self.frequencies and t not in self.unindexed]
+        found = self.index.document_frequencies(unknown)
+        self.frequencies.update(found)
+        self.unindexed.update(t for t in unknown if t not in found)
+        frequencies = self.frequencies
         telling = [t for t in telling if t in frequencies]
         said_names = proper_names(passage.text)
         found = []
@@ -317,6 +336,32 @@ class _Scorer:
         return self.article_names[article_id]
 
 
+def profile_articles(catalog: Catalog, batch: int = 500) -> int:
+    """Make the terms-and-names profile of every article that has none (the linker reads
+    them instead of tokenizing whole articles while it links). Returns how many it made."""
+    from . import progress
+
+    missing = catalog.articles_without_profile()
+    bar = progress.bar(len(missing), "index articles", unit="article") if missing else None
+    for start in range(0, len(missing), batch):
+        with catalog.atomic():
+            for article_id in missing[start : start + batch]:
+                _profile(catalog, article_id)
+        if bar:
+            bar.update(len(missing[start : start + batch]))
+    if bar:
+        bar.close()
+    return len(missing)
+
+
+def _profile(index: ArticleIndex, article_id: int) -> tuple[list[str], list[str]]:
+    article = index.article(article_id)
+    terms = sorted(set(index.tokenize(f"{article.title} {article.text}")))
+    names = proper_names(f"{article.title}. {article.text}")
+    index.save_article_profile(article_id, terms, names)
+    return terms, names
+
+
 def _runs(name: str) -> list[str]:
     """A name and its parts, longest first, lowercased: "Harbourmaster Ingrid Solberg" is
     also "Ingrid Solberg" and "Solberg", so a name said with or without a title still meets
@@ -358,6 +403,7 @@ def _surface_forms(text: str, stems: list[str]) -> dict[str, str]:
     return forms
 
 
+QUERY_TERMS = 16  # terms of a passage that query the index (its rarest)
 RRF_K = 60  # reciprocal rank fusion's constant: each ranking gives 1 / (60 + rank)
 
 

@@ -22,7 +22,7 @@ from .chapters import find_chapters, parse_json_chapters, with_articles
 from .config import Config, SourceConfig
 from .errors import FetchError, MediaError, TranscribeError
 from .fetch import download, list_source
-from .linking import link_transcript
+from .linking import link_transcript, profile_articles
 from .records import Chapter, Episode, FeedLink, Transcript
 from .render import RenderReport, render_site
 from .speech import SpeechOptions, plan, share_malloc_arena, transcribe_audio
@@ -266,6 +266,7 @@ def _accepted(config: Config, episode: Episode) -> set[str]:
 def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
     """Link every transcribed episode whose transcript, articles or settings changed."""
     stamp = f"{config.linking.producer()};articles={catalog.articles_stamp()}"
+    profile_articles(catalog)
     for episode in catalog.episodes(TRANSCRIBED):
         producer = f"{stamp};transcript={catalog.transcript_producer(episode.id)}"
         if catalog.link_producer(episode.id) == producer:

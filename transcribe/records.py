@@ -135,14 +135,8 @@ class Link:
 
     @property
     def shared_terms(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for match in self.evidence:
-            seen.update(dict.fromkeys(match.terms))
-        return list(seen)
+        return list(dict.fromkeys(t for match in self.evidence for t in match.terms))
 
     @property
     def shared_names(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for match in self.evidence:
-            seen.update(dict.fromkeys(match.names))
-        return list(seen)
+        return list(dict.fromkeys(n for match in self.evidence for n in match.names))

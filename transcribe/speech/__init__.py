@@ -52,7 +52,7 @@ class SpeechOptions:
     hotwords: str = ""  # words to favour (faster-whisper; openai-whisper adds them to the prompt)
     # names from the outlet's articles of the weeks around the episode go into the prompt,
     # so Whisper spells them as the newsroom does: at most this many (0: none)
-    article_names: int = 40
+    article_names: int = 60
     publisher_transcripts: bool = True  # import the feed's own transcript instead of Whisper
 
     def producer(self) -> str:
