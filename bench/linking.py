@@ -121,11 +121,14 @@ def calibrate(catalog: Catalog, queries: dict[str, dict[str, str]], target: dict
         f"one passage, and on {len(unrelated)} unrelated texts (the demo's scripts, the speech "
         "clips)\n"
     )
-    print("| min_score | first link right (a) | (b) | (c) | unrelated texts given a link |")
+    print(
+        "| min_score (min_covered_score at min_coverage 0.5) | first link right (a) | (b) | (c) "
+        "| unrelated texts given a link |"
+    )
     print("|---|---|---|---|---|")
     default = LinkingOptions().min_score
     for threshold in sorted({4.0, 6.0, default, 10.0, 12.0, 16.0}):
-        options = LinkingOptions(min_score=threshold)
+        options = LinkingOptions(min_score=threshold, min_covered_score=threshold / 2)
         right = {}
         for kind, texts in queries.items():
             hits = 0
@@ -136,7 +139,8 @@ def calibrate(catalog: Catalog, queries: dict[str, dict[str, str]], target: dict
         false = sum(bool(link_text(t, catalog, options, words=400)) for t in unrelated)
         mark = " (default)" if threshold == default else ""
         print(
-            f"| {threshold:g}{mark} | {right['a']:.2f} | {right['b']:.2f} | {right['c']:.2f} "
+            f"| {threshold:g} ({threshold / 2:g}){mark} | {right['a']:.2f} | {right['b']:.2f} "
+            f"| {right['c']:.2f} "
             f"| {false}/{len(unrelated)} |"
         )
 

@@ -85,6 +85,16 @@ def test_passage_links_to_the_article_it_talks_about_with_evidence(catalog):
 
 
 def test_small_talk_links_to_nothing(catalog):
+    # an outlet prints its everyday words (city, mayor, Tuesday) in many stories
+    for n, topic in enumerate(["bins", "parking", "parks", "schools", "trams", "rents"]):
+        catalog.add_article(
+            Article(
+                url=f"https://news.example/city-{n}",
+                title=f"City {topic}",
+                text=f"The mayor told the city on Tuesday that the town will review {topic}; "
+                "people want a good year.",
+            )
+        )
     text = "Today the mayor and the city people said the town wants a good year, on Tuesday."
     assert link_text(text, catalog, LinkingOptions()) == []
 
@@ -92,7 +102,10 @@ def test_small_talk_links_to_nothing(catalog):
 def test_threshold_and_top_are_honoured(catalog):
     text = "Ingrid Solberg at Port Ellery harbour waits for the Coastal Commission permit."
     assert len(link_text(text, catalog, LinkingOptions())) == 1
-    assert link_text(text, catalog, LinkingOptions(min_score=100)) == []
+    assert link_text(text, catalog, LinkingOptions(min_score=100, min_covered_score=100)) == []
+    # a passage all about the article counts from the lower score
+    assert link_text(text, catalog, LinkingOptions(min_score=100, min_covered_score=4))
+    assert link_text(text, catalog, LinkingOptions(min_score=100, min_coverage=1.1)) == []
     assert link_text(text, catalog, LinkingOptions(min_shared_terms=50)) == []
 
 

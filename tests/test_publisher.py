@@ -34,6 +34,8 @@ def job(site, base_url, spoken, tmp_path_factory):
     for extension in FORMATS:
         source = SHARED / "podcast-namespace" / "transcripts" / f"example.{extension}"
         shutil.copyfile(source, folder / f"example.{extension}")
+    chapters = SHARED / "podcast-namespace" / "chapters" / "exampleComplex.json"
+    shutil.copyfile(chapters, folder / "chapters.json")
     entries = [
         FeedEntry(
             f"pub-{extension}",
@@ -44,6 +46,11 @@ def job(site, base_url, spoken, tmp_path_factory):
                 (
                     "transcript",
                     {"url": f"publisher/example.{extension}", "type": media_type, "language": "en"},
+                ),
+                *(
+                    [("chapters", {"url": "publisher/chapters.json", "type": "application/json"})]
+                    if extension == "json"
+                    else []
                 ),
             ),
         )
@@ -108,6 +115,31 @@ def test_publisher_transcripts_are_imported_in_every_format(job):
     assert "Darth Vader" in speakers  # the JSON format names its speakers
     page = (root / "output" / "episodes" / "pub-html.html").read_text()
     assert "Transcript: the publisher&#39;s" in page and "rookie mistakes" in page
+
+    # the publisher's chapters (a JSON file, the video's own) are taken as they are
+    spec = json.loads(
+        (SHARED / "podcast-namespace" / "chapters" / "exampleComplex.json").read_text()
+    )
+    in_toc = [c["title"] for c in spec["chapters"] if c.get("toc", True) is not False]
+    with sqlite3.connect(root / "data" / "catalog.sqlite") as db:
+        chapters = dict(db.execute("SELECT episode_id, origin FROM chapter_runs"))
+        titles = [
+            r[0]
+            for r in db.execute(
+                "SELECT title FROM chapters WHERE episode_id = 'pub-json' ORDER BY idx"
+            )
+        ]
+        video = [
+            r[0]
+            for r in db.execute(
+                "SELECT title FROM chapters WHERE episode_id = 'Kx3vTq9LmZ0' ORDER BY idx"
+            )
+        ]
+    assert chapters["pub-json"] == "publisher" and titles == in_toc
+    assert chapters["Kx3vTq9LmZ0"] == "publisher" and video == ["Intro", "The map"]
+    assert chapters["pub-vtt"] == "found"
+    written = json.loads((root / "output" / "episodes" / "pub-json.chapters.json").read_text())
+    assert [c["title"] for c in written["chapters"]] == in_toc
 
     again = CliRunner().invoke(cli, ["-q", "--config", str(config), "run"])
     assert "speech: nothing to transcribe (6 already transcribed)" in again.output

@@ -47,6 +47,7 @@ def names_in_the_news(catalog: Catalog, date: str, limit: int) -> list[str]:
         counts.update(set(proper_names(f"{article.title}. {article.text}")))
     total = catalog.article_count()
     names = [name for name, _ in counts.most_common()]
+    catalog.refresh_term_stats()
     frequencies = catalog.document_frequencies(t for n in names for t in catalog.tokenize(n))
 
     def staple(name: str) -> bool:

@@ -197,6 +197,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # how many articles hold each term, copied from the index when the articles change:
+        # FTS5's own vocabulary table counts a term's documents by reading its whole list
+        "0009_term_stats",
+        """
+        CREATE TABLE term_stats (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE TABLE stamps (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO stamps VALUES ('articles', '1');
+        """,
+    ),
 ]
 
 
@@ -218,6 +228,7 @@ class Catalog:
         never leaves it stuck."""
         self.path = Path(path)
         self._lock: BinaryIO | None = None
+        self._term_stats_stamp = ""
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if exclusive:
@@ -527,6 +538,9 @@ class Catalog:
             article_id = self.db.execute(
                 "SELECT id FROM articles WHERE url = ?", (article.url,)
             ).fetchone()[0]
+            self.db.execute(
+                "UPDATE stamps SET value = CAST(value AS INTEGER) + 1 WHERE name = 'articles'"
+            )
             # a replaced text needs its vectors and profile made again
             self.db.execute("DELETE FROM article_vectors WHERE article_id = ?", (article_id,))
             self.db.execute("DELETE FROM article_profiles WHERE article_id = ?", (article_id,))
@@ -588,10 +602,9 @@ class Catalog:
         return self.db.execute("SELECT count(*) FROM articles").fetchone()[0]
 
     def articles_stamp(self) -> str:
-        """Changes whenever an article is added, removed or replaced."""
-        count, top = self.db.execute("SELECT count(*), max(id) FROM articles").fetchone()
-        changed = self.db.execute("SELECT max(added_at) FROM articles").fetchone()[0]
-        return f"{count}:{top}:{changed}"
+        """Changes whenever an article is added or replaced (a counter, so that asking is
+        cheap however many articles there are)."""
+        return self.db.execute("SELECT value FROM stamps WHERE name = 'articles'").fetchone()[0]
 
     # -- the article index ------------------------------------------------------------
 
@@ -607,18 +620,32 @@ class Catalog:
             self.db.execute("DELETE FROM temp.scratch_fts")
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
-        """How many articles hold each term (terms in no article are left out)."""
+        """How many articles hold each term (terms in no article are left out), as of the
+        last refresh_term_stats()."""
         wanted = sorted(set(terms))
         frequencies: dict[str, int] = {}
         for start in range(0, len(wanted), 500):  # SQLite's limit on bound values
             chunk = wanted[start : start + 500]
             rows = self.db.execute(
-                "SELECT term, doc FROM articles_vocab WHERE term IN"
-                f" ({','.join('?' * len(chunk))})",
+                f"SELECT term, df FROM term_stats WHERE term IN ({','.join('?' * len(chunk))})",
                 chunk,
             )
             frequencies.update((r[0], r[1]) for r in rows)
         return frequencies
+
+    def refresh_term_stats(self) -> None:
+        """Bring the term counts up to date with the articles (a copy of the index's
+        vocabulary, made again only when the articles changed since)."""
+        stamp = self.articles_stamp()
+        if stamp == self._term_stats_stamp:
+            return
+        row = self.db.execute("SELECT value FROM stamps WHERE name = 'term_stats'").fetchone()
+        if row is None or row[0] != stamp:
+            with self.atomic():
+                self.db.execute("DELETE FROM term_stats")
+                self.db.execute("INSERT INTO term_stats SELECT term, doc FROM articles_vocab")
+                self.db.execute("INSERT OR REPLACE INTO stamps VALUES ('term_stats', ?)", (stamp,))
+        self._term_stats_stamp = stamp
 
     def search_articles(self, terms: Iterable[str], limit: int = 10) -> list[tuple[int, float]]:
         """Articles matching any of the (already tokenized) terms, best BM25 first, as
