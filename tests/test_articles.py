@@ -263,3 +263,27 @@ def test_the_glossary_holds_the_names_of_the_weeks_around_the_date_without_stapl
         assert "Ukraine" not in glossary  # in every article: a staple Whisper knows
         assert names_in_the_news(catalog, "2023-06-08", limit=1) == ["Yevgeny Prigozhin"]
         assert names_in_the_news(catalog, "", limit=10) == []
+
+
+def test_a_dated_copy_settles_and_an_unchanged_refetch_touches_nothing(tmp_path):
+    body = " ".join(LIBRARY)
+    path = tmp_path / "wire.jsonl"
+
+    def write(modified: str) -> None:
+        path.write_text(
+            "\n".join(json.dumps({"id": i, "body": body, "modified": modified}) for i in ("a", "b"))
+            + "\n"
+        )
+
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        write("2026-10-01T10:00:00Z")
+        first = ingest_articles(catalog, [str(path)])
+        assert (first.added, first.twins) == (1, 1)
+        stamp = catalog.articles_stamp()
+        again = ingest_articles(catalog, [str(path)])
+        assert again.known == 2 and catalog.article_count() == 1
+        write("2026-10-03T10:00:00Z")  # newer dates, the same text: nothing to redo
+        later = ingest_articles(catalog, [str(path)])
+        assert later.refreshed == 0 and catalog.article_count() == 1
+        assert catalog.articles_stamp() == stamp  # links and chapters stay as they are
+        assert ingest_articles(catalog, [str(path)]).known == 2

@@ -126,3 +126,19 @@ def test_json_chapters_read_the_spec_examples_and_write_version_1_2():
 def test_a_broken_chapters_file_is_a_clear_error(body):
     with pytest.raises(FetchError, match="not a JSON chapters file"):
         parse_json_chapters(body, "http://127.0.0.1/ch.json")
+
+
+def test_the_publishers_chapter_file_cannot_smuggle_bad_times_or_links():
+    body = json.dumps(
+        {
+            "version": "1.2.0",
+            "chapters": [
+                {"startTime": 0, "title": "Intro", "endTime": 1e999, "url": "javascript:alert(1)"},
+                {"startTime": 30, "title": "News", "endTime": 10, "url": "https://x.example/a"},
+                {"startTime": -5, "title": "Before the start"},
+            ],
+        }
+    )
+    chapters = parse_json_chapters(body, "http://127.0.0.1/ch.json")
+    assert chapters == [Chapter(0.0, "Intro"), Chapter(30.0, "News", "https://x.example/a")]
+    json.loads(json_chapters(chapters))  # strict JSON: no Infinity or NaN in it

@@ -29,6 +29,8 @@ def invoke(*args: str):
         ('[[sources]]\nurl = "file:///tmp/feed.xml"', "sources[0].url"),
         ('[render]\nmedia = "stream"', "render.media"),
         ("[linking]\ntop = 0", "linking.top"),
+        ("[speech]\nbatch_size = 4\nvad = false", "speech.batch_size"),
+        ("[chapters]\nmin_seconds = 5", "chapters"),
         ("sources = [", "not valid TOML"),
     ],
 )
@@ -113,6 +115,9 @@ def test_articles_add_then_related_ranks_them(tmp_path):
     assert "2 added" in added.output and "not an article record" in added.output
     again = invoke("--data", str(data), "articles", "add", str(articles))
     assert "0 added, 2 already known" in again.output
+    linked = invoke("--data", str(data), "link")  # no episodes yet: nothing to do, said
+    assert linked.exit_code == 0
+    assert "linking: 0 episodes linked" in linked.output and "chapters: 0 episodes" in linked.output
 
     query = tmp_path / "episode.txt"
     query.write_text(

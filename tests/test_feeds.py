@@ -144,3 +144,16 @@ def test_limit_counts_from_the_newest_whatever_the_feed_order(site, base_url):
     )
     newest = list_source(base_url + "feeds/oldest-first.xml", limit=2)
     assert [e.id for e in newest] == ["ep5", "ep4"]
+
+
+def test_a_gzip_bomb_sitemap_is_refused_not_inflated():
+    import gzip
+
+    from transcribe.feeds import NotAFeedError, parse_sitemap
+
+    bomb = gzip.compress(b"<urlset>" + b" " * (60 * 2**20) + b"</urlset>")
+    assert len(bomb) < 2**20
+    with pytest.raises(NotAFeedError, match="over 50 MiB"):
+        parse_sitemap(bomb, "http://127.0.0.1/sitemap.xml.gz")
+    with pytest.raises(NotAFeedError, match="broken gzip"):
+        parse_sitemap(b"\x1f\x8b not gzip at all", "http://127.0.0.1/s.xml.gz")

@@ -19,7 +19,15 @@ from pathlib import Path
 from . import http
 from .catalog import Catalog
 from .errors import ArticleError, FetchError
-from .feeds import FeedItem, NotAFeedError, is_sitemap, looks_like_feed, parse_feed, parse_sitemap
+from .feeds import (
+    FeedItem,
+    NotAFeedError,
+    is_sitemap,
+    iso_date,
+    looks_like_feed,
+    parse_feed,
+    parse_sitemap,
+)
 from .linking import proper_names
 from .records import Article
 
@@ -95,18 +103,26 @@ def ingest_articles(
                     catalog.add_article_url(found.fetched_from, article.url)  # another URL
                     report.known += 1
                     continue
-                twin = catalog.twin_of(article)
-                if twin and not found.refresh:
-                    for url in {article.url, found.fetched_from}:
+                # the same body already stored, under another URL or (refetched) this one:
+                # remember the URLs and the date, and leave the index and the links alone
+                twin = catalog.twin_of(article) or (
+                    article.url if found.refresh and catalog.same_body(article) else None
+                )
+                if twin:
+                    for url in {article.url, found.fetched_from} - {twin}:
                         catalog.add_article_url(url, twin)
-                    report.twins += 1
+                    catalog.note_modified(twin, article.modified)
+                    if found.refresh:
+                        report.known += 1
+                    else:
+                        report.twins += 1
                     continue
                 catalog.add_article(article, fetched_from=found.fetched_from)
                 report.added += not found.refresh
                 report.refreshed += found.refresh
                 if on_article:
                     on_article(article.title)
-        except (ArticleError, FetchError) as e:
+        except (ArticleError, FetchError, NotAFeedError) as e:
             report.errors.append(str(e))
             log.warning("articles: %s", e)
     return report
@@ -276,7 +292,7 @@ def _from_jsonl(path: Path, catalog: Catalog, report: IngestReport) -> Iterator[
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             report.errors.append(f"{path}:{number}: not an article record ({e})")
             continue
-        modified = record.get("modified") or ""
+        modified = iso_date(record.get("modified") or "")
         refresh = catalog.has_article(url)
         if refresh and not modified > catalog.article_modified(url):
             report.known += 1
@@ -285,7 +301,7 @@ def _from_jsonl(path: Path, catalog: Catalog, report: IngestReport) -> Iterator[
             url=url,
             title=record.get("title") or text.split(".")[0][:120],
             text=text,
-            published=record.get("published") or "",
+            published=iso_date(record.get("published") or "") or record.get("published") or "",
             author=record.get("author") or "",
             source=str(path),
             outlet=record.get("outlet") or record.get("source_country") or "",

@@ -497,6 +497,21 @@ class Catalog:
         ).fetchone()
         return row[0] if row else None
 
+    def same_body(self, article: Article) -> bool:
+        """Whether the article stored under this URL has this body already."""
+        row = self.db.execute(
+            "SELECT body_hash = body_hash(?) FROM articles WHERE url = ?",
+            (article.text, article.url),
+        ).fetchone()
+        return bool(row and row[0])
+
+    def note_modified(self, url: str, modified: str) -> None:
+        """Record a newer change date for the article at `url` (its text unchanged)."""
+        self.db.execute(
+            "UPDATE articles SET modified = ? WHERE url = ? AND modified < ?",
+            (modified, url, modified),
+        )
+
     def add_article_url(self, url: str, canonical_url: str) -> None:
         """Remember that `url` leads to the known article at `canonical_url`."""
         self.db.execute(

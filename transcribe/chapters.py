@@ -70,7 +70,8 @@ def with_articles(chapters: list[Chapter], links: list[Link], duration: float) -
     (when the publisher gave no URL of its own)."""
     result = []
     for n, chapter in enumerate(chapters):
-        end = chapter.end or (chapters[n + 1].start if n + 1 < len(chapters) else duration)
+        following = chapters[n + 1].start if n + 1 < len(chapters) else duration
+        end = chapter.end or (following if following > chapter.start else None)
         article = None if chapter.url else _best_article(links, chapter.start, end)
         result.append(
             Chapter(
@@ -93,8 +94,8 @@ def parse_json_chapters(body: bytes | str, source: str) -> list[Chapter]:
             Chapter(
                 start=float(c["startTime"]),
                 title=str(c.get("title") or "").strip(),
-                url=str(c.get("url") or ""),
-                end=float(c["endTime"]) if c.get("endTime") is not None else None,
+                url=_web_url(c.get("url")),
+                end=_end(c.get("endTime"), float(c["startTime"])),
             )
             for c in entries
             if c.get("toc", True) is not False
@@ -104,6 +105,21 @@ def parse_json_chapters(body: bytes | str, source: str) -> list[Chapter]:
     return sorted(
         (c for c in chapters if math.isfinite(c.start) and c.start >= 0), key=lambda c: c.start
     )
+
+
+def _end(value: object, start: float) -> float | None:
+    """A chapter's end when it is a number after its start; else unknown."""
+    try:
+        end = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return end if math.isfinite(end) and end > start else None
+
+
+def _web_url(value: object) -> str:
+    """Only http(s) links travel from the publisher's file into ours."""
+    url = str(value or "").strip()
+    return url if url.startswith(("http://", "https://")) else ""
 
 
 def _boundaries(blocks: list[Passage], counts: list[Counter], options: ChapterOptions) -> list[int]:

@@ -293,13 +293,21 @@ def articles_add(context: Context, sources: tuple[str, ...]) -> None:
 @cli.command()
 @pass_context
 def link(context: Context) -> None:
-    """Link transcribed episodes to related articles (only those whose inputs changed)."""
-    from .pipeline import RunReport, link_episodes
+    """Link transcribed episodes to related articles, and cut them into chapters (only
+    those whose transcript, articles or settings changed)."""
+    from .pipeline import RunReport, chapter_episodes, link_episodes
 
     with context.catalog() as catalog:
         report = RunReport()
         link_episodes(context.config, catalog, report)
-    click.echo(f"linking: {report.linked} episodes linked, {report.links} links")
+        chapter_episodes(context.config, catalog, report)
+    _finish(
+        [
+            f"linking: {report.linked} episodes linked, {report.links} links",
+            f"chapters: {report.chaptered} episodes",
+        ],
+        report.failures,
+    )
 
 
 @cli.command()

@@ -124,6 +124,10 @@ def validate(config: Config) -> None:
         raise ConfigError(f"speech.beam_size: must be at least 1, got {speech.beam_size}")
     if speech.batch_size < 1:
         raise ConfigError(f"speech.batch_size: must be at least 1, got {speech.batch_size}")
+    if speech.batch_size > 1 and not speech.vad:
+        raise ConfigError(
+            "speech.batch_size: batching cuts the audio where VAD finds speech; set vad = true"
+        )
     if speech.threads < 0:
         raise ConfigError(f"speech.threads: must be 0 (all cores) or more, got {speech.threads}")
     if config.linking.top < 1:

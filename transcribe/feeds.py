@@ -162,7 +162,7 @@ def _rss(channel: etree._Element, url: str) -> Feed:
                 guid=_text(item, "guid"),
                 title=_text(item, "title") or _text(item, "itunes:title"),
                 link=_text(item, "link"),
-                published=_date(_text(item, "pubDate")),
+                published=iso_date(_text(item, "pubDate")),
                 description=_text(item, "description") or _text(item, "itunes:summary"),
                 content_html=_text(item, "content:encoded"),
                 author=_text(item, "author") or _text(item, "dc:creator"),
@@ -181,7 +181,7 @@ def _rss(channel: etree._Element, url: str) -> Feed:
                     if t.get("url")
                 ],
                 chapters_url=(chapters.get("url", "") if chapters is not None else "").strip(),
-                updated=_date(_text(item, "atom:updated") or _text(item, "dc:modified")),
+                updated=iso_date(_text(item, "atom:updated") or _text(item, "dc:modified")),
                 tags=[t for t in _all_text(item, "category") if t],
             )
         )
@@ -201,11 +201,11 @@ def _atom(root: etree._Element, url: str) -> Feed:
                 guid=_text(entry, "atom:id"),
                 title=_text(entry, "atom:title"),
                 link=page.strip(),
-                published=_date(_text(entry, "atom:published") or _text(entry, "atom:updated")),
+                published=iso_date(_text(entry, "atom:published") or _text(entry, "atom:updated")),
                 description=_text(entry, "atom:summary"),
                 content_html=_text(entry, "atom:content"),
                 author=_text(entry, "atom:author/atom:name"),
-                updated=_date(_text(entry, "atom:updated")),
+                updated=iso_date(_text(entry, "atom:updated")),
                 tags=[c.get("term", "").strip() for c in entry.iterfind("atom:category", NS)],
                 enclosure_url=(enclosure.get("href", "") if enclosure is not None else "").strip(),
                 enclosure_type=enclosure.get("type", "") if enclosure is not None else "",
@@ -232,12 +232,7 @@ def is_sitemap(body: bytes) -> bool:
 def parse_sitemap(body: bytes, url: str) -> Sitemap:
     """Parse a sitemap or sitemap index (gzipped or not); raises NotAFeedError otherwise."""
     if body[:2] == b"\x1f\x8b":
-        import gzip
-
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError) as e:
-            raise NotAFeedError(f"{url}: a broken gzip file ({e})") from e
+        body = _gunzip(body, url)
     root, _ = _xml(body, url)
     tag = etree.QName(root).localname
     sitemap = Sitemap(url=url)
@@ -254,16 +249,34 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
                     guid=loc,
                     title=_text(entry, "news:news/news:title"),
                     link=loc,
-                    published=_date(_text(entry, "news:news/news:publication_date")),
+                    published=iso_date(_text(entry, "news:news/news:publication_date")),
                     description="",
                     content_html="",
-                    updated=_date(_text(entry, "sm:lastmod")),
+                    updated=iso_date(_text(entry, "sm:lastmod")),
                     tags=[k.strip() for k in keywords.split(",") if k.strip()],
                 )
             )
     else:
         raise NotAFeedError(f"{url}: not a sitemap (root element <{tag}>)")
     return sitemap
+
+
+MAX_SITEMAP_BYTES = 50 * 2**20  # the sitemap protocol's own limit, uncompressed
+
+
+def _gunzip(body: bytes, url: str) -> bytes:
+    """Decompress, refusing more than the protocol allows (a small file can inflate to
+    gigabytes)."""
+    import zlib
+
+    inflater = zlib.decompressobj(wbits=31)  # 31: a gzip header
+    try:
+        data = inflater.decompress(body, MAX_SITEMAP_BYTES + 1)
+    except zlib.error as e:
+        raise NotAFeedError(f"{url}: a broken gzip file ({e})") from e
+    if len(data) > MAX_SITEMAP_BYTES:
+        raise NotAFeedError(f"{url}: over {MAX_SITEMAP_BYTES // 2**20} MiB uncompressed")
+    return data
 
 
 def _all_text(element: etree._Element, path: str) -> list[str]:
@@ -290,7 +303,7 @@ def _attr(element: etree._Element, path: str, name: str) -> str:
     return (found.get(name) or "").strip() if found is not None else ""
 
 
-def _date(value: str) -> str:
+def iso_date(value: str) -> str:
     """RFC 822 (RSS) or ISO 8601 (Atom) -> ISO 8601 in UTC; "" when unreadable."""
     if not value:
         return ""

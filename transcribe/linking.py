@@ -468,17 +468,19 @@ class DenseIndex:
         return list(ranked)
 
 
-_dense_cache: dict[tuple[int, str, str], DenseIndex] = {}
+_dense_cache: list[tuple[object, str, str, DenseIndex]] = []  # (catalog, model, stamp, index)
 
 
 def dense_index(index: ArticleIndex, model: str) -> DenseIndex:
-    """One dense index per catalog, model and state of the articles, per process."""
+    """One dense index per catalog, model and state of the articles, per process (the
+    catalog object itself is the key: held here, its id cannot pass to another)."""
     from .catalog import Catalog
 
     if not isinstance(index, Catalog):
         raise TypeError("dense linking needs the catalog, where the vectors are kept")
-    key = (id(index), model, index.articles_stamp())
-    if key not in _dense_cache:
-        _dense_cache.clear()
-        _dense_cache[key] = DenseIndex(index, model)
-    return _dense_cache[key]
+    stamp = index.articles_stamp()
+    for catalog, name, made_at, dense in _dense_cache:
+        if catalog is index and name == model and made_at == stamp:
+            return dense
+    _dense_cache[:] = [(index, model, stamp, DenseIndex(index, model))]
+    return _dense_cache[0][3]

@@ -299,6 +299,8 @@ def chapter_episodes(config: Config, catalog: Catalog, report: RunReport) -> Non
             else:
                 chapters = find_chapters(transcript, links, catalog, config.chapters)
                 origin = "found"
+                if episode.chapters_url:  # the publisher's file could not be had: next run
+                    producer += ";publisher chapters unavailable"
             catalog.save_chapters(episode.id, chapters, producer, origin)
             report.chaptered += 1
 

@@ -58,12 +58,13 @@ class SpeechOptions:
     def producer(self) -> str:
         """A stamp of everything that shapes the words, stored beside the transcript."""
         shaping = asdict(self)
+        if self.batch_size == 1:  # unbatched: the stamp transcripts have always carried
+            shaping.pop("batch_size")
         for not_shaping in (
             "device",
             "compute_type",
             "threads",
             "parallel",
-            "batch_size",
             "publisher_transcripts",
         ):
             shaping.pop(not_shaping)
@@ -175,13 +176,14 @@ def transcribe_audio(
 def _prompt(
     options: SpeechOptions, before: list[Segment], glossary: list[str], words: int = 60
 ) -> str:
-    """The user's prompt, the glossary, then (when conditioning) the last words already
-    transcribed."""
+    """The glossary, the user's prompt, then (when conditioning) the last words already
+    transcribed. Both engines keep the end of a long prompt (223 tokens), so what must
+    stay comes last: the glossary runs from its least widespread name to its most."""
     tail = ""
     if options.condition_on_previous_text and before:
         tail = " ".join(" ".join(s.text for s in before[-8:]).split()[-words:])
-    names = ", ".join(glossary) + "." if glossary else ""
-    return " ".join(part for part in (options.initial_prompt, names, tail) if part)
+    names = ", ".join(reversed(glossary)) + "." if glossary else ""
+    return " ".join(part for part in (names, options.initial_prompt, tail) if part)
 
 
 def _shifted(segment: Segment, offset: float) -> Segment:

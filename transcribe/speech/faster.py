@@ -45,13 +45,6 @@ def load_model(path: str, device: str, compute_type: str, threads: int, workers:
         ) from e
 
 
-@functools.lru_cache(maxsize=4)
-def batched(model):  # noqa: ANN001, ANN201
-    from faster_whisper import BatchedInferencePipeline
-
-    return BatchedInferencePipeline(model)
-
-
 def transcribe_window(
     samples: np.ndarray, options: SpeechOptions, language: str, prompt: str
 ) -> tuple[Iterator[Segment], str, float]:
@@ -71,7 +64,11 @@ def transcribe_window(
     )
     if options.batch_size > 1:
         # cut at pauses (VAD), the cuts decoded together; each starts afresh (no conditioning)
-        raw_segments, info = batched(model).transcribe(
+        from faster_whisper import BatchedInferencePipeline
+
+        # one per window: the pipeline keeps state between calls, and windows of episodes
+        # run side by side in threads
+        raw_segments, info = BatchedInferencePipeline(model).transcribe(
             samples, batch_size=options.batch_size, **settings
         )
     else:
