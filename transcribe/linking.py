@@ -58,7 +58,7 @@ class LinkingOptions:
     min_covered_score: float = 4.0
     min_shared_terms: int = 2  # and it shares at least this many telling words
     candidates: int = 10  # articles retrieved per passage before scoring
-    name_weight: float = 1.0  # added to a passage's score for each name it shares
+    name_weight: float = 1.0  # each name shared adds this times the weight of its rarest word
     # news is about time: an article's score is multiplied by a factor that falls from 1 (same
     # day) towards 0.5 (long before or after the episode), halving the gap every this many
     # days; 0 turns it off. The floor keeps an older explainer that matches strongly.
@@ -262,6 +262,7 @@ class _Scorer:
         self.article_terms: dict[int, set[str]] = {}
         self.article_names: dict[int, str] = {}
         self.frequencies: dict[str, int] = {}  # document frequencies met so far
+        self.name_weights: dict[str, float] = {}
         self.unindexed: set[str] = set()  # terms in no article
         self.dense = dense_index(index, options.dense_model) if options.dense_model else None
 
@@ -283,9 +284,13 @@ class _Scorer:
         return sorted(fused, key=lambda a: -fused[a])[:wanted]
 
     def _rarest(self, telling: list[str]) -> list[str]:
-        """The query's rarest terms: BM25 owes its ranking to them, and each common term
+        """The terms that query the index: all of the passage's telling words while the
+        archive is small; past ALL_TERMS_UP_TO articles, its rarest, since each common term
         adds a long posting list to score (measured at 100,000 articles: 2.4 ms a passage
-        with its 8 rarest terms, 58 ms with 16 of them when they are common)."""
+        with its 8 rarest terms, 58 ms with 16 of them when they are common). A passage
+        that tells two stories may then find only one: the price of the speed."""
+        if self.total <= ALL_TERMS_UP_TO:
+            return telling
         return sorted(telling, key=lambda t: self.frequencies.get(t, 0))[:QUERY_TERMS]
 
     def matches(self, passage: Passage) -> list[tuple[int, PassageMatch]]:
@@ -307,7 +312,7 @@ class _Scorer:
             shared = [t for t in telling if t in held]
             names = _shared_names(said_names, self._names(article_id))
             words = sum(self.weight(frequencies[t]) for t in shared)
-            score = words + options.name_weight * len(names)
+            score = words + options.name_weight * sum(self._name_weight(n) for n in names)
             covered = words / weight_said >= options.min_coverage
             enough = score >= options.min_score or (covered and score >= options.min_covered_score)
             if len(shared) < options.min_shared_terms or not enough:
@@ -329,6 +334,16 @@ class _Scorer:
                 )
             )
         return found
+
+    def _name_weight(self, name: str) -> float:
+        """A shared name counts as much as its rarest word: the outlet's town, in every
+        article, adds next to nothing; a minister named in two adds almost a whole point."""
+        if name not in self.name_weights:
+            frequencies = [
+                self.frequencies[t] for t in self.index.tokenize(name) if t in self.frequencies
+            ]
+            self.name_weights[name] = self.weight(min(frequencies)) if frequencies else 0.0
+        return self.name_weights[name]
 
     def _terms(self, article_id: int) -> set[str]:
         self._profile(article_id)
@@ -417,7 +432,8 @@ def _surface_forms(text: str, stems: list[str]) -> dict[str, str]:
     return forms
 
 
-QUERY_TERMS = 8  # a passage queries the index with its rarest terms
+QUERY_TERMS = 8  # past ALL_TERMS_UP_TO articles, a passage queries with its rarest terms
+ALL_TERMS_UP_TO = 5000
 RRF_K = 60  # reciprocal rank fusion's constant: each ranking gives 1 / (60 + rank)
 
 

@@ -1,0 +1,42 @@
+"""The bundled demo, end to end (what `make run` runs): every episode links to the articles
+its script discusses, and to no other."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from transcribe.cli import cli
+
+pytestmark = pytest.mark.slow
+
+EXPECTED = {  # episode -> words of the headlines of the articles it discusses
+    "millbrook-weekly-001": {"Harlow Bridge", "Flood Warning"},
+    "millbrook-weekly-002": {"Library Branch", "School Lunches"},
+    "millbrook-weekly-003": {"Marmots"},
+}
+
+
+def test_the_demo_links_each_episode_to_its_stories_and_makes_chapters(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["-q", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "out"), "demo"]
+    )
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(tmp_path / "data" / "catalog.sqlite") as db:
+        links = db.execute(
+            "SELECT l.episode_id, a.title FROM links l JOIN articles a ON a.id = l.article_id"
+        ).fetchall()
+    found: dict[str, set[str]] = {episode: set() for episode in EXPECTED}
+    for episode, title in links:
+        matched = [words for words in EXPECTED[episode] if words in title]
+        assert matched, f"{episode} linked to {title!r}, which it does not discuss"
+        found[episode].update(matched)
+    assert found == EXPECTED
+    chapters = json.loads(
+        (tmp_path / "out" / "episodes" / "millbrook-weekly-003.chapters.json").read_text()
+    )
+    assert chapters["version"] == "1.2.0"
+    assert "Marmots" in chapters["chapters"][0]["title"] and chapters["chapters"][0]["url"]
