@@ -358,7 +358,9 @@ class _Scorer:
         whole articles is most of the cost of linking."""
         if article_id in self.article_terms:
             return
-        terms, names = self.index.article_profile(article_id) or _profile(self.index, article_id)
+        terms, names = self.index.article_profile(article_id) or _make_profile(
+            self.index, article_id
+        )
         self.article_terms[article_id] = set(terms)
         # " name one | name two |": a said name's part is printed when " part " is in it
         self.article_names[article_id] = "".join(f" {n.lower()} |" for n in names)
@@ -374,7 +376,7 @@ def profile_articles(catalog: Catalog, batch: int = 500) -> int:
     for start in range(0, len(missing), batch):
         with catalog.atomic():
             for article_id in missing[start : start + batch]:
-                _profile(catalog, article_id)
+                _make_profile(catalog, article_id)
         if bar:
             bar.update(len(missing[start : start + batch]))
     if bar:
@@ -382,7 +384,7 @@ def profile_articles(catalog: Catalog, batch: int = 500) -> int:
     return len(missing)
 
 
-def _profile(index: ArticleIndex, article_id: int) -> tuple[list[str], list[str]]:
+def _make_profile(index: ArticleIndex, article_id: int) -> tuple[list[str], list[str]]:
     article = index.article(article_id)
     terms = sorted(set(index.tokenize(f"{article.title} {article.text}")))
     names = proper_names(f"{article.title}. {article.text}")
