@@ -142,3 +142,14 @@ def test_the_publishers_chapter_file_cannot_smuggle_bad_times_or_links():
     chapters = parse_json_chapters(body, "http://127.0.0.1/ch.json")
     assert chapters == [Chapter(0.0, "Intro"), Chapter(30.0, "News", "https://x.example/a")]
     json.loads(json_chapters(chapters))  # strict JSON: no Infinity or NaN in it
+
+
+def test_a_publisher_chapter_past_the_audio_keeps_an_unknown_end(catalog):
+    from transcribe.chapters import with_articles
+
+    transcript = episode_about(["harbour"], seconds_each=120)
+    links = link_transcript("e1", transcript, catalog, LinkingOptions())
+    given = [Chapter(0.0, "Harbour"), Chapter(500.0, "After the end")]
+    chapters = with_articles(given, links, transcript.duration)
+    assert chapters[0].end == 500.0 and chapters[0].url == "https://news.example/harbour"
+    assert chapters[1].end is None and chapters[1].url == ""

@@ -28,7 +28,7 @@ from .feeds import (
     parse_feed,
     parse_sitemap,
 )
-from .linking import proper_names
+from .linking import article_profile
 from .records import Article
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,9 @@ GLOSSARY_DAYS = 14  # the articles around an episode's date that lend it their n
 def names_in_the_news(catalog: Catalog, date: str, limit: int) -> list[str]:
     """The names the outlet's articles used in the weeks around a date (ISO 8601), those in
     the most of them first: a glossary for Whisper, so it spells them the newsroom's way.
-    Names found in more than a tenth of all the articles (and more than 3) are left out: the outlet's staples
-    ("Ukraine", "NATO") are words Whisper knows, and would crowd the rare ones out."""
+    Names found in more than a tenth of all the articles (and more than 3) are left out:
+    the outlet's staples ("Ukraine", "NATO") are words Whisper knows, and would crowd the
+    rare ones out. The names come from the articles' stored profiles."""
     try:
         day = datetime.fromisoformat(date[:10])
     except ValueError:
@@ -52,15 +53,16 @@ def names_in_the_news(catalog: Catalog, date: str, limit: int) -> list[str]:
     )
     counts: Counter[str] = Counter()
     for article in articles:
-        counts.update(set(proper_names(f"{article.title}. {article.text}")))
-    total = catalog.article_count()
+        assert article.id is not None  # read from the catalog
+        counts.update(set(article_profile(catalog, article.id)[1]))
     names = [name for name, _ in counts.most_common()]
+    terms = {name: catalog.tokenize(name) for name in names}
     catalog.refresh_term_stats()
-    frequencies = catalog.document_frequencies(t for n in names for t in catalog.tokenize(n))
+    frequencies = catalog.document_frequencies(t for found in terms.values() for t in found)
+    staple_above = max(catalog.article_count() / 10, 3)
 
     def staple(name: str) -> bool:
-        rarest = min((frequencies.get(t, 0) for t in catalog.tokenize(name)), default=0)
-        return rarest > max(total / 10, 3)
+        return min((frequencies.get(t, 0) for t in terms[name]), default=0) > staple_above
 
     return [n for n in names if not staple(n)][:limit]
 

@@ -72,7 +72,11 @@ def with_articles(chapters: list[Chapter], links: list[Link], duration: float) -
     for n, chapter in enumerate(chapters):
         following = chapters[n + 1].start if n + 1 < len(chapters) else duration
         end = chapter.end or (following if following > chapter.start else None)
-        article = None if chapter.url else _best_article(links, chapter.start, end)
+        article = (
+            None
+            if chapter.url
+            else _best_article(links, chapter.start, math.inf if end is None else end)
+        )
         result.append(
             Chapter(
                 start=chapter.start,

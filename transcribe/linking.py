@@ -358,9 +358,7 @@ class _Scorer:
         whole articles is most of the cost of linking."""
         if article_id in self.article_terms:
             return
-        terms, names = self.index.article_profile(article_id) or _make_profile(
-            self.index, article_id
-        )
+        terms, names = article_profile(self.index, article_id)
         self.article_terms[article_id] = set(terms)
         # " name one | name two |": a said name's part is printed when " part " is in it
         self.article_names[article_id] = "".join(f" {n.lower()} |" for n in names)
@@ -382,6 +380,11 @@ def profile_articles(catalog: Catalog, batch: int = 500) -> int:
     if bar:
         bar.close()
     return len(missing)
+
+
+def article_profile(index: ArticleIndex, article_id: int) -> tuple[list[str], list[str]]:
+    """An article's index terms and names: as stored, or made (and stored) now."""
+    return index.article_profile(article_id) or _make_profile(index, article_id)
 
 
 def _make_profile(index: ArticleIndex, article_id: int) -> tuple[list[str], list[str]]:

@@ -105,6 +105,7 @@ def run_job(config: Config, catalog: Catalog) -> RunReport:
     )
     for error in report.articles.errors:
         report.failures.append(Failure("articles", "articles", error))
+    profile_articles(catalog)  # the glossary and the linker read the articles' names from these
     transcribe_episodes(config, catalog, report)
     link_episodes(config, catalog, report)
     chapter_episodes(config, catalog, report)
