@@ -32,13 +32,14 @@ sys.path.insert(0, str(ROOT))
 
 from transcribe.articles import ingest_articles  # noqa: E402
 from transcribe.catalog import Catalog  # noqa: E402
+from transcribe.chapters import ChapterOptions, chapter_spans  # noqa: E402
 from transcribe.linking import (  # noqa: E402
     LinkingOptions,
     link_transcript,
     profile_articles,
     split_sentences,
 )  # noqa: E402
-from transcribe.records import Segment, Transcript  # noqa: E402
+from transcribe.records import Link, Segment, Transcript  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "news" / "ukraine-war-dev.jsonl"
 SMALL_TALK = [
@@ -74,7 +75,7 @@ def main() -> None:
             for n in range(args.articles):
                 body = own_names(" ".join(rng.sample(sentences, rng.randint(8, 30))), rng, pool)
                 if n % 1000 == 0:
-                    kept.append(body)
+                    kept.append((f"urn:{jsonl.name}:g{n}", body))
                 day = 1 + n * 730 // args.articles
                 out.write(
                     json.dumps(
@@ -101,17 +102,39 @@ def main() -> None:
                 f"({ingested:.0f} s to store and index, {seconds - ingested:.0f} s to profile; "
                 f"{report.added / seconds:.0f} a second); catalog {size / 2**20:.0f} MiB"
             )
-            times = []
+            times, found, read = [], 0, 0
             for e in range(args.episodes):
-                transcript = episode(rng, kept)
-                started = time.monotonic()
-                links = link_transcript(f"e{e}", transcript, catalog, LinkingOptions())
+                transcript, readings = episode(rng, kept)
+                started = time.monotonic()  # what the job's link stage does for an episode
+                chapters = chapter_spans(transcript, catalog, ChapterOptions())
+                links = link_transcript(
+                    f"e{e}", transcript, catalog, LinkingOptions(), chapters=chapters
+                )
                 times.append(time.monotonic() - started)
-                print(f"  episode {e}: {len(links)} links in {times[-1] * 1000:.0f} ms")
+                # did the linker find what was read? (all its links, not just the top 5)
+                every = link_transcript(
+                    f"e{e}", transcript, catalog, LinkingOptions(top=1000), chapters=chapters
+                )
+                hits = sum(_linked_there(every, reading) for reading in readings)
+                found, read = found + hits, read + len(readings)
+                print(
+                    f"  episode {e}: {len(links)} links in {times[-1] * 1000:.0f} ms; "
+                    f"{hits} of {len(readings)} readings linked to their article there"
+                )
             print(
                 f"linking a 30-minute episode: cold {times[0] * 1000:.0f} ms, warm "
-                f"{statistics.median(times[1:]) * 1000:.0f} ms (median of {len(times) - 1})"
+                f"{statistics.median(times[1:]) * 1000:.0f} ms (median of {len(times) - 1}); "
+                f"{found} of {read} readings ({found / read:.0%}) linked to the article read, "
+                "at the minute it was read"
             )
+
+
+def _linked_there(links: list[Link], reading: tuple[float, float, str]) -> bool:
+    start, end, url = reading
+    return any(
+        link.article.url == url and any(m.start < end and m.end > start for m in link.evidence)
+        for link in links
+    )
 
 
 def made_up_names(rng: random.Random, count: int) -> list[str]:
@@ -156,17 +179,23 @@ def own_names(body: str, rng: random.Random, pool: list[str]) -> str:
     return " ".join(words)
 
 
-def episode(rng: random.Random, bodies: list[str]) -> Transcript:
-    """30 passages of about a minute, each reading from one article, with small talk."""
-    segments, t = [], 0.0
+def episode(
+    rng: random.Random, bodies: list[tuple[str, str]]
+) -> tuple[Transcript, list[tuple[float, float, str]]]:
+    """30 passages of about a minute, each reading from one article, with small talk; and
+    the readings: (start, end, the URL of the article read)."""
+    segments, readings, t = [], [], 0.0
     for _ in range(30):
-        read = split_sentences(rng.choice(bodies))
+        url, body = rng.choice(bodies)
+        read = split_sentences(body)
         first = rng.randrange(max(1, len(read) - 5))
+        started = t
         for text in [*read[first : first + 5], rng.choice(SMALL_TALK)]:
             seconds = len(text.split()) / 2.6  # a host's pace
             segments.append(Segment(t, t + seconds, text))
             t += seconds
-    return Transcript(segments=segments, language="en", duration=t)
+        readings.append((started, t, url))
+    return Transcript(segments=segments, language="en", duration=t), readings
 
 
 if __name__ == "__main__":

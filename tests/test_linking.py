@@ -171,3 +171,32 @@ def test_article_profiles_are_made_once_and_remade_when_the_text_changes(catalog
     )
     assert catalog.article_profile(harbour) is None  # the old text's profile is gone
     assert link_text(text, catalog, LinkingOptions()) == []
+
+
+def test_a_chapter_offers_its_story_to_a_passage_that_found_another(catalog):
+    # the second passage's own best article is the orchard (it says more of its words);
+    # its chapter, which opens on the harbour's names, finds the harbour, and the passage's
+    # words about the harbour are then evidence for it too
+    transcript = Transcript(
+        spoken(
+            "Harbourmaster Ingrid Solberg at Port Ellery says the Baltic Marine barges wait "
+            "for the Coastal Commission permit.",
+            0,
+        )
+        + spoken(
+            "Fishing boats scrape the channel at low tide while the dredging is delayed, "
+            "and in the Verdon valley the Pippin apples went to cider makers, the growers "
+            "cooperative chairman Lucas Ferrand said of the record harvest.",
+            30,
+        ),
+        language="en",
+    )
+    options = LinkingOptions(passage_seconds=30, candidates=1)
+
+    def harbour_evidence(chapters: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        links = link_transcript("ep", transcript, catalog, options, chapters=chapters)
+        harbour = next(link for link in links if "harbour" in link.article.url)
+        return [(m.start, m.end) for m in harbour.evidence]
+
+    assert harbour_evidence([]) == [(0, 30)]
+    assert harbour_evidence([(0, 60)]) == [(0, 30), (30, 60)]

@@ -229,6 +229,7 @@ class Catalog:
         self.path = Path(path)
         self._lock: BinaryIO | None = None
         self._term_stats_stamp = ""
+        self._article_count = ("", 0)  # (articles stamp, count)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if exclusive:
@@ -566,7 +567,23 @@ class Catalog:
         row = self.db.execute(
             "SELECT terms, names FROM article_profiles WHERE article_id = ?", (article_id,)
         ).fetchone()
-        return (row[0].split(" "), row[1].split("\t") if row[1] else []) if row else None
+        return _profile(row[0], row[1]) if row else None
+
+    def article_profiles(
+        self, article_ids: Iterable[int]
+    ) -> dict[int, tuple[list[str], list[str]]]:
+        """article_profile of many articles at once (those with none are left out)."""
+        wanted = sorted(set(article_ids))
+        profiles = {}
+        for start in range(0, len(wanted), 500):  # SQLite's limit on bound values
+            chunk = wanted[start : start + 500]
+            rows = self.db.execute(
+                "SELECT article_id, terms, names FROM article_profiles"
+                f" WHERE article_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            profiles.update((r[0], _profile(r[1], r[2])) for r in rows)
+        return profiles
 
     def articles_without_profile(self) -> list[int]:
         rows = self.db.execute(
@@ -614,7 +631,12 @@ class Catalog:
         return [_article(r) for r in rows]
 
     def article_count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        # counting 100,000 rows takes milliseconds: counted again only when articles change
+        stamp = self.articles_stamp()
+        if self._article_count[0] != stamp:
+            count = self.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+            self._article_count = (stamp, count)
+        return self._article_count[1]
 
     def articles_stamp(self) -> str:
         """Changes whenever an article is added or replaced (a counter, so that asking is
@@ -656,11 +678,25 @@ class Catalog:
             return
         row = self.db.execute("SELECT value FROM stamps WHERE name = 'term_stats'").fetchone()
         if row is None or row[0] != stamp:
+            self._merge_index(int(stamp))
             with self.atomic():
                 self.db.execute("DELETE FROM term_stats")
                 self.db.execute("INSERT INTO term_stats SELECT term, doc FROM articles_vocab")
                 self.db.execute("INSERT OR REPLACE INTO stamps VALUES ('term_stats', ?)", (stamp,))
         self._term_stats_stamp = stamp
+
+    def _merge_index(self, changes: int) -> None:
+        """Merge the article index's segments into one once 1% of the articles changed
+        since the last merge: every insert leaves a small segment, and a term's postings
+        spread over thousands of them are read 3-4 times slower (measured at 100,000
+        articles: a passage's query 6 ms before, 1.7 ms after; the merge takes 6 s)."""
+        row = self.db.execute("SELECT value FROM stamps WHERE name = 'index_merged'").fetchone()
+        merged = int(row[0]) if row else 0
+        if (changes - merged) * 100 < self.article_count():
+            return
+        with self.atomic():
+            self.db.execute("INSERT INTO articles_fts(articles_fts) VALUES ('optimize')")
+            self.db.execute("INSERT OR REPLACE INTO stamps VALUES ('index_merged', ?)", (changes,))
 
     def search_articles(self, terms: Iterable[str], limit: int = 10) -> list[tuple[int, float]]:
         """Articles matching any of the (already tokenized) terms, best BM25 first, as
@@ -674,6 +710,20 @@ class Catalog:
             (query, limit),
         )
         return [(row[0], -row[1]) for row in rows]
+
+    def articles_with(self, terms: list[str]) -> dict[str, list[int]]:
+        """The articles that hold each of the (already tokenized) terms: their postings,
+        unranked (a query per term: faster than one UNION ALL of them, measured)."""
+        return {
+            term: [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?", (f'"{term}"',)
+                )
+            ]
+            for term in dict.fromkeys(terms)
+            if '"' not in term
+        }
 
     def _prepare_tokenizer(self) -> None:
         self.db.execute(
@@ -840,3 +890,7 @@ def _episode(row: sqlite3.Row) -> Episode:
 
 def _article(row: sqlite3.Row) -> Article:
     return Article(**{f.name: row[f.name] for f in fields(Article)})
+
+
+def _profile(terms: str, names: str) -> tuple[list[str], list[str]]:
+    return terms.split(" "), names.split("\t") if names else []

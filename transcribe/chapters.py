@@ -40,16 +40,7 @@ def find_chapters(
     transcript: Transcript, links: list[Link], index: ArticleIndex, options: ChapterOptions
 ) -> list[Chapter]:
     """Chapters of a transcript, each with a title and, where one fits, an article URL."""
-    blocks = passages(transcript.segments, options.block_seconds)
-    if not blocks:
-        return []
-    stopwords = stopword_terms(index)
-    counts = [
-        Counter(t for t in index.tokenize(b.text) if t not in stopwords and len(t) > 1)
-        for b in blocks
-    ]
-    cuts = _boundaries(blocks, counts, options)
-    spans = list(zip([0, *cuts], [*cuts, len(blocks)], strict=True))
+    blocks, counts, spans = _tiles(transcript, index, options)
     chapters = []
     for first, last in spans:
         start, end = blocks[first].start, blocks[last - 1].end
@@ -63,6 +54,32 @@ def find_chapters(
             Chapter(start=start, end=end, title=title, url=article.url if article else "")
         )
     return chapters
+
+
+def chapter_spans(
+    transcript: Transcript, index: ArticleIndex, options: ChapterOptions
+) -> list[tuple[float, float]]:
+    """(start, end) of each chapter find_chapters makes (the linker retrieves per chapter
+    before the titles, which need its links, can be chosen)."""
+    blocks, _, spans = _tiles(transcript, index, options)
+    return [(blocks[first].start, blocks[last - 1].end) for first, last in spans]
+
+
+def _tiles(
+    transcript: Transcript, index: ArticleIndex, options: ChapterOptions
+) -> tuple[list[Passage], list[Counter], list[tuple[int, int]]]:
+    """The transcript's blocks, each block's telling words counted, and the chapters as
+    (first block, block after the last)."""
+    blocks = passages(transcript.segments, options.block_seconds)
+    if not blocks:
+        return [], [], []
+    stopwords = stopword_terms(index)
+    counts = [
+        Counter(t for t in index.tokenize(b.text) if t not in stopwords and len(t) > 1)
+        for b in blocks
+    ]
+    cuts = _boundaries(blocks, counts, options)
+    return blocks, counts, list(zip([0, *cuts], [*cuts, len(blocks)], strict=True))
 
 
 def with_articles(chapters: list[Chapter], links: list[Link], duration: float) -> list[Chapter]:

@@ -317,6 +317,7 @@ def link(context: Context) -> None:
 @pass_context
 def related(context: Context, file: Path, top: int, as_json: bool) -> None:
     """Rank the catalog's articles for a transcript (.vtt, .srt, .json) or text FILE."""
+    from .chapters import chapter_spans
     from .formats import read_transcript
     from .linking import link_text, link_transcript
 
@@ -332,7 +333,13 @@ def related(context: Context, file: Path, top: int, as_json: bool) -> None:
     with context.catalog() as catalog:
         timed = any(s.end > 0 for s in transcript.segments)
         links = (
-            link_transcript("", transcript, catalog, options)
+            link_transcript(
+                "",
+                transcript,
+                catalog,
+                options,
+                chapters=chapter_spans(transcript, catalog, context.config.chapters),
+            )
             if timed
             else link_text(transcript.text, catalog, options)
         )

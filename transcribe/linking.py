@@ -10,9 +10,11 @@ ranked by the sum of their evidence.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
@@ -57,7 +59,7 @@ class LinkingOptions:
     min_coverage: float = 0.5
     min_covered_score: float = 4.0
     min_shared_terms: int = 2  # and it shares at least this many telling words
-    candidates: int = 10  # articles retrieved per passage before scoring
+    candidates: int = 5  # articles retrieved per passage before scoring (10 measured no better)
     name_weight: float = 1.0  # each name shared adds this times the weight of its rarest word
     # news is about time: an article's score is multiplied by a factor that falls from 1 (same
     # day) towards 0.5 (long before or after the episode), halving the gap every this many
@@ -78,15 +80,29 @@ class Passage:
     text: str
 
 
+@dataclass
+class _Reading:
+    """A passage as the scorer reads it."""
+
+    passage: Passage
+    stem_of: dict[str, str]  # word as said -> index term
+    telling: list[str]  # its telling words found in the index, once each
+    names: list[tuple[str, list[str]]]  # (name said, its _runs)
+
+
 class ArticleIndex(Protocol):
     """What linking needs of the catalog."""
 
     def tokenize(self, text: str) -> list[str]: ...
     def document_frequencies(self, terms: list[str]) -> dict[str, int]: ...
     def search_articles(self, terms: list[str], limit: int = 10) -> list[tuple[int, float]]: ...
+    def articles_with(self, terms: list[str]) -> dict[str, list[int]]: ...
     def article(self, article_id: int) -> Article: ...
     def article_count(self) -> int: ...
     def article_profile(self, article_id: int) -> tuple[list[str], list[str]] | None: ...
+    def article_profiles(
+        self, article_ids: list[int]
+    ) -> dict[int, tuple[list[str], list[str]]]: ...
     def save_article_profile(self, article_id: int, terms: list[str], names: list[str]) -> None: ...
     def refresh_term_stats(self) -> None: ...
 
@@ -176,15 +192,18 @@ def link_transcript(
     index: ArticleIndex,
     options: LinkingOptions,
     published: str = "",
+    chapters: Sequence[tuple[float, float]] = (),
 ) -> list[Link]:
     """The episode's related articles, best first, each with its evidence. `published`:
-    the episode's date, for the date prior."""
+    the episode's date, for the date prior; `chapters`: (start, end) of each, where the
+    topic changes, for retrieval per chapter as well as per passage."""
     return rank_articles(
         episode_id,
         passages(transcript.segments, options.passage_seconds),
         index,
         options,
         published,
+        chapters,
     )
 
 
@@ -205,14 +224,25 @@ def rank_articles(
     index: ArticleIndex,
     options: LinkingOptions,
     published: str = "",
+    chapters: Sequence[tuple[float, float]] = (),
 ) -> list[Link]:
+    """Articles found for each passage, and for each chapter (offered to its passages:
+    a passage whose names were misheard still meets the story its chapter tells), scored
+    on each passage's words; an article's evidence is the passages that pass, summed."""
     total = index.article_count()
     if not total or not chunks:
         return []
     scorer = _Scorer(index, total, options)
+    readings = [scorer.read(passage) for passage in chunks]
+    offered: list[list[int]] = [[] for _ in readings]
+    for start, end in chapters:
+        inside = [n for n, r in enumerate(readings) if start <= r.passage.start < end]
+        found = scorer.chapter_candidates([readings[n] for n in inside])
+        for n in inside:
+            offered[n] = found
     evidence: dict[int, list[PassageMatch]] = defaultdict(list)
-    for passage in chunks:
-        for article_id, match in scorer.matches(passage):
+    for reading, extra in zip(readings, offered, strict=True):
+        for article_id, match in scorer.matches(reading, extra):
             evidence[article_id].append(match)
     links = []
     for article_id, matches in evidence.items():
@@ -263,18 +293,25 @@ class _Scorer:
         self.article_names: dict[int, str] = {}
         self.frequencies: dict[str, int] = {}  # document frequencies met so far
         self.name_weights: dict[str, float] = {}
+        self.weights: dict[int, float] = {}  # document frequency -> weight
+        self.postings: dict[str, list[int]] = {}  # a big archive's rare terms, once read
         self.unindexed: set[str] = set()  # terms in no article
         self.dense = dense_index(index, options.dense_model) if options.dense_model else None
 
     def weight(self, document_frequency: int) -> float:
         """A BM25-style idf, scaled so a word found in one article weighs 1."""
-        return _idf(document_frequency, self.total) / _idf(1, self.total)
+        if document_frequency not in self.weights:
+            self.weights[document_frequency] = _idf(document_frequency, self.total) / _idf(
+                1, self.total
+            )
+        return self.weights[document_frequency]
 
     def candidates(self, passage: Passage, telling: list[str]) -> list[int]:
-        """BM25's best articles for the passage; with a dense model, fused by reciprocal
-        rank with the articles whose sentences are nearest in meaning."""
+        """The articles that share the passage's words (BM25's best while the archive is
+        small); with a dense model, fused by reciprocal rank with the articles whose
+        sentences are nearest in meaning."""
         wanted = self.options.candidates
-        lexical = [a for a, _ in self.index.search_articles(self._rarest(telling), wanted * 2)]
+        lexical = self._lexical(telling, wanted * 2)
         if self.dense is None:
             return lexical[:wanted]
         fused: dict[int, float] = defaultdict(float)
@@ -283,45 +320,80 @@ class _Scorer:
                 fused[article_id] += 1 / (RRF_K + position)
         return sorted(fused, key=lambda a: -fused[a])[:wanted]
 
-    def _rarest(self, telling: list[str]) -> list[str]:
-        """The terms that query the index: all of the passage's telling words while the
-        archive is small; past ALL_TERMS_UP_TO articles, its rarest, since each common term
-        adds a long posting list to score (measured at 100,000 articles: 2.4 ms a passage
-        with its 8 rarest terms, 58 ms with 16 of them when they are common). A passage
-        that tells two stories may then find only one: the price of the speed."""
+    def _lexical(self, telling: list[str], wanted: int) -> list[int]:
+        """Up to ALL_TERMS_UP_TO articles, BM25 over all the passage's telling words. Past
+        it, the QUERY_TERMS rarest of them, since each common word adds a long posting list
+        to score (measured at 100,000 articles: 2.4 ms a passage with its 8 rarest terms,
+        58 ms with 16 of them when they are common), and the articles that hold them ranked
+        by the weight of those they hold: for rare words BM25's length and frequency terms
+        change little, and reading the postings without them is 4 times faster (the
+        scorer then judges each candidate on all the words). A passage that tells two
+        stories may then find only one: the price of the speed."""
         if self.total <= ALL_TERMS_UP_TO:
-            return telling
-        return sorted(telling, key=lambda t: self.frequencies.get(t, 0))[:QUERY_TERMS]
+            return [a for a, _ in self.index.search_articles(telling, wanted)]
+        rarest = sorted(telling, key=lambda t: self.frequencies.get(t, 0))[:QUERY_TERMS]
+        held: dict[int, float] = defaultdict(float)
+        self.postings.update(
+            self.index.articles_with([t for t in rarest if t not in self.postings])
+        )
+        for term in rarest:
+            weight = self.weight(self.frequencies[term])
+            for article_id in self.postings[term]:
+                held[article_id] += weight
+        return heapq.nsmallest(wanted, held, key=lambda a: (-held[a], a))
 
-    def matches(self, passage: Passage) -> list[tuple[int, PassageMatch]]:
-        options = self.options
+    def read(self, passage: Passage) -> _Reading:
+        """A passage's index terms, telling words (with their frequencies looked up) and
+        names."""
         stems = self.index.tokenize(passage.text)
-        surface = _surface_forms(passage.text, stems)
         telling = _telling(stems, self.stopwords)
         unknown = [t for t in telling if t not in self.frequencies and t not in self.unindexed]
         found = self.index.document_frequencies(unknown)
         self.frequencies.update(found)
         self.unindexed.update(t for t in unknown if t not in found)
+        return _Reading(
+            passage=passage,
+            stem_of=_stems_of_words(passage.text, stems),
+            telling=[t for t in telling if t in self.frequencies],
+            names=[(name, _runs(name)) for name in proper_names(passage.text)],
+        )
+
+    def chapter_candidates(self, readings: list[_Reading]) -> list[int]:
+        """The articles a whole chapter's telling words point to (its CHAPTER_TERMS
+        rarest, so that a long chapter queries as fast as a passage)."""
+        telling = list(dict.fromkeys(t for r in readings for t in r.telling))
+        rarest = sorted(telling, key=lambda t: self.frequencies[t])[:CHAPTER_TERMS]
+        return self._lexical(rarest, self.options.candidates) if len(readings) > 1 else []
+
+    def matches(
+        self, reading: _Reading, offered: Sequence[int] = ()
+    ) -> list[tuple[int, PassageMatch]]:
+        """The articles (found for the passage, or `offered`) its words are evidence for."""
+        options = self.options
+        passage, stem_of, telling = reading.passage, reading.stem_of, reading.telling
+        surface = {stem: word for word, stem in reversed(stem_of.items())}  # first said form
         frequencies = self.frequencies
-        telling = [t for t in telling if t in frequencies]
-        said_names = proper_names(passage.text)
         weight_said = sum(self.weight(frequencies[t]) for t in telling) or 1.0
-        found = []
-        for article_id in self.candidates(passage, telling):
-            held = self._terms(article_id)
+        own = self.candidates(passage, telling)
+        candidates = [*own, *(a for a in offered if a not in own)]
+        self._load_profiles(candidates)
+        matches = []
+        for article_id in candidates:
+            held = self.article_terms[article_id]
             shared = [t for t in telling if t in held]
-            names = _shared_names(said_names, self._names(article_id))
+            if len(shared) < options.min_shared_terms:
+                continue
+            names = _shared_names(reading.names, self.article_names[article_id])
             words = sum(self.weight(frequencies[t]) for t in shared)
-            score = words + options.name_weight * sum(self._name_weight(n) for n in names)
+            score = words + options.name_weight * sum(self._name_weight(n, stem_of) for n in names)
             covered = words / weight_said >= options.min_coverage
-            enough = score >= options.min_score or (covered and score >= options.min_covered_score)
-            if len(shared) < options.min_shared_terms or not enough:
+            if not (score >= options.min_score or (covered and score >= options.min_covered_score)):
                 continue
             # rarest first; among equals, names (capitalized as said), then longer words
             shared.sort(
                 key=lambda t: (frequencies[t], not surface.get(t, t)[:1].isupper(), -len(t), t)
             )
-            found.append(
+            matches.append(
                 (
                     article_id,
                     PassageMatch(
@@ -333,35 +405,31 @@ class _Scorer:
                     ),
                 )
             )
-        return found
+        return matches
 
-    def _name_weight(self, name: str) -> float:
+    def _name_weight(self, name: str, stem_of: dict[str, str]) -> float:
         """A shared name counts as much as its rarest word: the outlet's town, in every
         article, adds next to nothing; a minister named in two adds almost a whole point."""
         if name not in self.name_weights:
-            frequencies = [
-                self.frequencies[t] for t in self.index.tokenize(name) if t in self.frequencies
-            ]
+            # the name's words as the passage's tokenizing stemmed them (else ask the index)
+            stems = [stem_of.get(word) for word in _WORD.findall(name)]
+            if None in stems:
+                stems = self.index.tokenize(name)
+            frequencies = [self.frequencies[t] for t in stems if t in self.frequencies]
             self.name_weights[name] = self.weight(min(frequencies)) if frequencies else 0.0
         return self.name_weights[name]
 
-    def _terms(self, article_id: int) -> set[str]:
-        self._profile(article_id)
-        return self.article_terms[article_id]
-
-    def _names(self, article_id: int) -> str:
-        self._profile(article_id)
-        return self.article_names[article_id]
-
-    def _profile(self, article_id: int) -> None:
-        """An article's terms and names: kept in the catalog once made, since tokenizing
-        whole articles is most of the cost of linking."""
-        if article_id in self.article_terms:
-            return
-        terms, names = article_profile(self.index, article_id)
-        self.article_terms[article_id] = set(terms)
-        # " name one | name two |": a said name's part is printed when " part " is in it
-        self.article_names[article_id] = "".join(f" {n.lower()} |" for n in names)
+    def _load_profiles(self, article_ids: list[int]) -> None:
+        """The candidates' terms and names, read from the catalog in one query (made now
+        for an article that has none): tokenizing whole articles while linking would be
+        most of its cost."""
+        missing = [a for a in article_ids if a not in self.article_terms]
+        stored = self.index.article_profiles(missing) if missing else {}
+        for article_id in missing:
+            terms, names = stored.get(article_id) or _make_profile(self.index, article_id)
+            self.article_terms[article_id] = set(terms)
+            # " name one | name two |": a said name's part is printed when " part " is in it
+            self.article_names[article_id] = "".join(f" {n.lower()} |" for n in names)
 
 
 def profile_articles(catalog: Catalog, batch: int = 500) -> int:
@@ -379,6 +447,7 @@ def profile_articles(catalog: Catalog, batch: int = 500) -> int:
             bar.update(len(missing[start : start + batch]))
     if bar:
         bar.close()
+    catalog.refresh_term_stats()  # the counts (and merged index) linking will read
     return len(missing)
 
 
@@ -407,14 +476,14 @@ def _runs(name: str) -> list[str]:
     ]
 
 
-def _shared_names(said: list[str], printed: str) -> tuple[str, ...]:
-    """For each name said, its longest part that is, or is part of, a name the article
-    prints (`printed`: " name | name |", lowercased), as said."""
+def _shared_names(said: list[tuple[str, list[str]]], printed: str) -> tuple[str, ...]:
+    """For each name said (with its _runs), its longest part that is, or is part of, a
+    name the article prints (`printed`: " name | name |", lowercased), as said."""
     shared: dict[str, None] = {}
-    for name in said:
-        words = name.split()
-        for run in _runs(name):
+    for name, runs in said:
+        for run in runs:
             if f" {run} " in printed and run not in STOPWORDS:
+                words = name.split()
                 size = len(run.split())
                 start = [w.lower() for w in words].index(run.split()[0])
                 shared.setdefault(" ".join(words[start : start + size]))
@@ -426,18 +495,18 @@ def _idf(document_frequency: int, total: int) -> float:
     return math.log(1 + (total - document_frequency + 0.5) / (document_frequency + 0.5))
 
 
-def _surface_forms(text: str, stems: list[str]) -> dict[str, str]:
-    """stem -> the word as said, for showing evidence ("bridge", not "bridg")."""
+def _stems_of_words(text: str, stems: list[str]) -> dict[str, str]:
+    """word as said -> its index term, in the order said, for showing evidence as said
+    ("bridge", not "bridg") and weighing names; empty when the tokenizer split the text
+    otherwise than words."""
     words = _WORD.findall(text)
-    if len(words) != len(stems):  # the tokenizer split differently: show the stems
+    if len(words) != len(stems):
         return {}
-    forms: dict[str, str] = {}
-    for stem, word in zip(stems, words, strict=True):
-        forms.setdefault(stem, word)
-    return forms
+    return dict(zip(words, stems, strict=True))
 
 
 QUERY_TERMS = 8  # past ALL_TERMS_UP_TO articles, a passage queries with its rarest terms
+CHAPTER_TERMS = 16  # a chapter queries with its rarest terms
 ALL_TERMS_UP_TO = 5000
 RRF_K = 60  # reciprocal rank fusion's constant: each ranking gives 1 / (60 + rank)
 

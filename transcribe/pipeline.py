@@ -18,7 +18,7 @@ from pathlib import Path
 from . import http, progress
 from .articles import IngestReport, ingest_articles, names_in_the_news
 from .catalog import FETCHED, LISTED, TRANSCRIBED, Catalog
-from .chapters import find_chapters, parse_json_chapters, with_articles
+from .chapters import chapter_spans, find_chapters, parse_json_chapters, with_articles
 from .config import Config, SourceConfig
 from .errors import FetchError, MediaError, TranscribeError
 from .fetch import download, list_source
@@ -266,7 +266,10 @@ def _accepted(config: Config, episode: Episode) -> set[str]:
 
 def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
     """Link every transcribed episode whose transcript, articles or settings changed."""
-    stamp = f"{config.linking.producer()};articles={catalog.articles_stamp()}"
+    stamp = (
+        f"{config.linking.producer()};{config.chapters.producer()};"
+        f"articles={catalog.articles_stamp()}"
+    )
     profile_articles(catalog)
     for episode in catalog.episodes(TRANSCRIBED):
         producer = f"{stamp};transcript={catalog.transcript_producer(episode.id)}"
@@ -275,11 +278,27 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
         transcript = catalog.transcript(episode.id)
         assert transcript is not None  # the episode is in the transcribed state
         links = link_transcript(
-            episode.id, transcript, catalog, config.linking, published=episode.published
+            episode.id,
+            transcript,
+            catalog,
+            config.linking,
+            published=episode.published,
+            chapters=_chapter_spans(config, catalog, episode, transcript),
         )
         catalog.save_links(episode.id, links, producer)
         report.linked += 1
         report.links += len(links)
+
+
+def _chapter_spans(
+    config: Config, catalog: Catalog, episode: Episode, transcript: Transcript
+) -> list[tuple[float, float]]:
+    """Where the linker retrieves per chapter: the publisher's chapters given in the feed
+    or video, else those the chapter stage will find."""
+    if not episode.chapters:
+        return chapter_spans(transcript, catalog, config.chapters)
+    starts = [c.start for c in episode.chapters]
+    return list(zip(starts, [*starts[1:], max(transcript.duration, starts[-1])], strict=True))
 
 
 def chapter_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
