@@ -10,11 +10,14 @@ DENSE  := $(VENV)/.dense
 
 setup: system-packages $(STAMP)
 
-# Debian packages, installed only when a command is missing (idempotent, fast when present).
+# Debian packages, installed only when a command is missing (idempotent, fast when present):
+# ffmpeg decodes audio, espeak-ng speaks the demo and the tests, chromium is the browser
+# the page tests drive through Playwright (its own browser download cannot work offline).
 system-packages:
 	@missing=""; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing from Debian:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

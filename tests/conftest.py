@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gazette import first_run, outlet  # noqa: F401 - the shared job run, as fixtures
 
 from transcribe.demo import ffmpeg, serve, speak
 

@@ -207,6 +207,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         INSERT INTO stamps VALUES ('articles', '1');
         """,
     ),
+    (
+        # the publisher's feed as last read (the enriched feed adds our files to its items);
+        # what each episode's pages were last rendered from, per output folder
+        "0010_source_feeds_rendered",
+        """
+        CREATE TABLE source_feeds (
+            source TEXT PRIMARY KEY, body BLOB NOT NULL, fetched_at TEXT NOT NULL
+        );
+        CREATE TABLE rendered (
+            output TEXT NOT NULL,
+            episode_id TEXT NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+            stamp TEXT NOT NULL,
+            words TEXT NOT NULL,
+            PRIMARY KEY (output, episode_id)
+        );
+        """,
+    ),
 ]
 
 
@@ -427,22 +444,25 @@ class Catalog:
                 (TRANSCRIBED, episode_id),
             )
 
-    def transcript(self, episode_id: str) -> Transcript | None:
+    def transcript(self, episode_id: str, words: bool = True) -> Transcript | None:
+        """The episode's transcript; `words=False` leaves out the word timings (reading
+        them is most of the cost, and pages do not need them)."""
         head = self.db.execute(
             "SELECT * FROM transcripts WHERE episode_id = ?", (episode_id,)
         ).fetchone()
         if head is None:
             return None
+        columns = "start, end, text, speaker" + (", words" if words else "")
         segments = [
             Segment(
                 start=row["start"],
                 end=row["end"],
                 text=row["text"],
-                words=tuple(Word(**w) for w in json.loads(row["words"])),
+                words=tuple(Word(**w) for w in json.loads(row["words"])) if words else (),
                 speaker=row["speaker"],
             )
             for row in self.db.execute(
-                "SELECT * FROM segments WHERE episode_id = ? ORDER BY idx", (episode_id,)
+                f"SELECT {columns} FROM segments WHERE episode_id = ? ORDER BY idx", (episode_id,)
             )
         ]
         return Transcript(
@@ -453,6 +473,12 @@ class Catalog:
             origin=head["origin"],
             producer=head["producer"],
         )
+
+    def transcript_language(self, episode_id: str) -> str:
+        row = self.db.execute(
+            "SELECT language FROM transcripts WHERE episode_id = ?", (episode_id,)
+        ).fetchone()
+        return row[0] if row else ""
 
     def transcript_producer(self, episode_id: str) -> str | None:
         row = self.db.execute(
@@ -790,6 +816,59 @@ class Catalog:
             "SELECT producer FROM link_runs WHERE episode_id = ?", (episode_id,)
         ).fetchone()
         return row[0] if row else None
+
+    def linked_articles(self) -> dict[str, set[int]]:
+        """episode id -> the ids of its related articles, for every linked episode."""
+        linked: dict[str, set[int]] = {}
+        for episode_id, article_id in self.db.execute("SELECT episode_id, article_id FROM links"):
+            linked.setdefault(episode_id, set()).add(article_id)
+        return linked
+
+    # -- the publisher's feeds and the rendered site ------------------------------------
+
+    def save_source_feed(self, source: str, body: bytes) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO source_feeds VALUES (?, ?, ?)", (source, body, now())
+        )
+
+    def source_feed(self, source: str) -> bytes | None:
+        row = self.db.execute(
+            "SELECT body FROM source_feeds WHERE source = ?", (source,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def render_inputs(self) -> dict[str, str]:
+        """episode id -> what its pages are made from, as a short text that changes when
+        any of it does (transcript, links, chapters), for every transcribed episode."""
+        rows = self.db.execute(
+            "SELECT t.episode_id, t.created_at, t.producer, l.linked_at, c.made_at"
+            " FROM transcripts t"
+            " LEFT JOIN link_runs l ON l.episode_id = t.episode_id"
+            " LEFT JOIN chapter_runs c ON c.episode_id = t.episode_id"
+        )
+        return {row[0]: "|".join(str(v) for v in row[1:]) for row in rows}
+
+    def rendered(self, output: str) -> dict[str, tuple[str, str]]:
+        """episode id -> (stamp, words) of its pages last rendered into `output`."""
+        rows = self.db.execute(
+            "SELECT episode_id, stamp, words FROM rendered WHERE output = ?", (output,)
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def save_rendered(self, output: str, episode_id: str, stamp: str, words: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO rendered VALUES (?, ?, ?, ?)",
+            (output, episode_id, stamp, words),
+        )
+
+    def chapter_titles(self) -> dict[str, list[str]]:
+        """episode id -> its chapter titles in order, for every chaptered episode."""
+        titles: dict[str, list[str]] = {}
+        for episode_id, title in self.db.execute(
+            "SELECT episode_id, title FROM chapters ORDER BY episode_id, idx"
+        ):
+            titles.setdefault(episode_id, []).append(title)
+        return titles
 
     # -- reports ----------------------------------------------------------------------
 

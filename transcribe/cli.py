@@ -376,9 +376,7 @@ def render(context: Context) -> None:
 
     with context.catalog() as catalog:
         report = render_stage(context.config, catalog)
-    click.echo(
-        f"render: {report.pages} pages, {report.written} files written to {context.config.output}"
-    )
+    click.echo(f"render: {report.summary()} in {context.config.output}")
 
 
 @cli.command()
@@ -443,7 +441,13 @@ def models_convert(model_dir: Path, target: Path) -> None:
 def demo(context: Context, keep_serving: bool) -> None:
     """Run the whole job on the bundled demo: episodes spoken with espeak-ng, served with
     their feeds on 127.0.0.1, fetched by yt-dlp, transcribed, linked and rendered."""
-    from .demo import build_demo_site, demo_config_text, publish_demo_feeds, serve
+    from .demo import (
+        DEMO_SITE_URL,
+        build_demo_site,
+        demo_config_text,
+        publish_demo_feeds,
+        serve,
+    )
     from .pipeline import run_job
 
     data = context.data or Path("data/demo")
@@ -463,6 +467,10 @@ def demo(context: Context, keep_serving: bool) -> None:
         config = load_config(config_file)
         _run_and_report(config, run_job, exit_on_failure=False)
     click.echo(f"show notes: {(output / 'index.html').resolve()}")
+    click.echo(
+        f"(the feeds and sitemap.xml expect the site at {DEMO_SITE_URL}: "
+        f"python3 -m http.server -d {output} 8000)"
+    )
 
 
 def _run_and_report(config: Config, job, exit_on_failure: bool = True) -> None:  # noqa: ANN001

@@ -212,7 +212,12 @@ def demo_config_text(podcast_url: str, articles_url: str, data: Path, output: Pa
         f'[[sources]]\nurl = "{podcast_url}"\n\n'
         '[speech]\nmodel = "tiny.en"\n\n'
         '[render]\ntitle = "The Millbrook Ledger Weekly: show notes"\nmedia = "copy"\n'
+        f'base_url = "{DEMO_SITE_URL}"\n'
     )
+
+
+# where the demo's site would be served from: `python3 -m http.server -d output 8000`
+DEMO_SITE_URL = "http://localhost:8000/"
 
 
 def _sub(parent: etree._Element, tag: str, text: str, **attributes: str) -> etree._Element:

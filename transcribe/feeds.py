@@ -74,26 +74,33 @@ class Feed:
 
     @property
     def items(self) -> list[Episode]:
-        """The entries that carry media, as episodes (the others have nothing to play). A
+        """The entries that carry media, as episodes (the others have nothing to play)."""
+        return [
+            self._episode(entry, episode_id)
+            for entry, episode_id in zip(self.entries, self.entry_ids(), strict=True)
+            if episode_id
+        ]
+
+    def entry_ids(self) -> list[str]:
+        """Each entry's episode id, in the feed's order ("" for an entry without media). A
         guid the feed repeats is made distinct by the enclosure, so no episode is lost."""
-        episodes, seen = [], set()
+        ids: list[str] = []
+        seen: set[str] = set()
         for entry in self.entries:
-            if not entry.enclosure_url:
-                continue
-            episode = self._episode(entry)
-            if episode.id in seen:
-                episode.id = f"{episode.id}#{entry.enclosure_url}"
-            seen.add(episode.id)
-            episodes.append(episode)
-        return episodes
+            episode_id = entry.guid or entry.enclosure_url if entry.enclosure_url else ""
+            if episode_id and episode_id in seen:
+                episode_id = f"{episode_id}#{entry.enclosure_url}"
+            seen.add(episode_id)
+            ids.append(episode_id)
+        return ids
 
     @property
     def skipped(self) -> int:
         return sum(1 for e in self.entries if not e.enclosure_url)
 
-    def _episode(self, entry: FeedItem) -> Episode:
+    def _episode(self, entry: FeedItem, episode_id: str) -> Episode:
         return Episode(
-            id=entry.guid or entry.enclosure_url,
+            id=episode_id,
             source=self.url,
             show=self.title,
             title=entry.title or entry.guid or entry.enclosure_url,
@@ -110,7 +117,7 @@ class Feed:
         )
 
 
-def _xml(body: bytes, url: str) -> tuple[etree._Element, etree.XMLParser]:
+def read_xml(body: bytes, url: str) -> tuple[etree._Element, etree.XMLParser]:
     """A lenient parse: lxml recovers what it can; no entities, no network."""
     parser = etree.XMLParser(
         recover=True, resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True
@@ -126,7 +133,7 @@ def _xml(body: bytes, url: str) -> tuple[etree._Element, etree.XMLParser]:
 
 def parse_feed(body: bytes, url: str) -> Feed:
     """Parse an RSS or Atom document; raises NotAFeedError when it is neither."""
-    root, parser = _xml(body, url)
+    root, parser = read_xml(body, url)
     tag = etree.QName(root).localname.lower()
     if tag == "rss" and root.find("channel") is not None:
         feed = _rss(root.find("channel"), url)
@@ -233,7 +240,7 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
     """Parse a sitemap or sitemap index (gzipped or not); raises NotAFeedError otherwise."""
     if body[:2] == b"\x1f\x8b":
         body = _gunzip(body, url)
-    root, _ = _xml(body, url)
+    root, _ = read_xml(body, url)
     tag = etree.QName(root).localname
     sitemap = Sitemap(url=url)
     if tag == "sitemapindex":

@@ -57,10 +57,15 @@ def _ydl_options(timeout: float, allow_file_urls: bool, **extra: Any) -> dict[st
 
 
 def list_source(
-    url: str, limit: int = 0, timeout: float = 30.0, allow_file_urls: bool = False
+    url: str,
+    limit: int = 0,
+    timeout: float = 30.0,
+    allow_file_urls: bool = False,
+    keep_feed: Callable[[bytes], None] | None = None,
 ) -> list[Episode]:
     """The episodes a feed, channel, playlist, video URL or .info.json file holds, newest
-    first (the feed's order), without downloading any media."""
+    first (the feed's order), without downloading any media. When the source is a feed,
+    `keep_feed` is given its body (the enriched feed is made from it)."""
     from yt_dlp import YoutubeDL
     from yt_dlp.networking.exceptions import RequestError
     from yt_dlp.utils import YoutubeDLError
@@ -76,7 +81,7 @@ def list_source(
             info = ydl.extract_info(url, download=False)
     except (YoutubeDLError, RequestError, ValueError) as e:
         # Atom feeds and feeds that are not well-formed XML: yt-dlp says "Unsupported URL"
-        feed = _read_feed(url, timeout, allow_file_urls)
+        feed = _read_feed(url, timeout, allow_file_urls, keep_feed)
         if feed is None:
             raise FetchError(f"{url}: {_yt_dlp_reason(e)}") from e
         log.info("%s: read as a feed (%s)", url, _yt_dlp_reason(e))
@@ -86,7 +91,7 @@ def list_source(
         return [episode_from_info(info, source=url)]
     entries = [e for e in info.get("entries") or [] if e]
     if info.get("extractor_key") == "Generic":
-        feed = _read_feed(url, timeout, allow_file_urls)
+        feed = _read_feed(url, timeout, allow_file_urls, keep_feed)
         if feed is not None:  # an RSS feed: the feed's own reading carries more
             return _limited(_merge(feed, entries), limit)
     show = info.get("channel") or info.get("uploader") or info.get("title") or ""
@@ -225,7 +230,12 @@ def _check_scheme(url: str, allow_file_urls: bool, local_info: bool = False) -> 
     raise FetchError(f"{url[:200]}: not an http(s) URL; refused")
 
 
-def _read_feed(url: str, timeout: float, allow_file_urls: bool) -> Feed | None:
+def _read_feed(
+    url: str,
+    timeout: float,
+    allow_file_urls: bool,
+    keep_feed: Callable[[bytes], None] | None = None,
+) -> Feed | None:
     """The source read as a feed; None when it is no feed at all."""
     response = http.get(url, timeout=timeout, allow_file=allow_file_urls)
     if not looks_like_feed(response.body):
@@ -238,6 +248,8 @@ def _read_feed(url: str, timeout: float, allow_file_urls: bool) -> Feed | None:
         raise FetchError(f"{url}: malformed feed ({feed.malformed})")
     if feed.malformed:
         log.warning("%s: not well-formed (%s); read what could be read", url, feed.malformed)
+    if keep_feed:
+        keep_feed(response.body)
     return feed
 
 

@@ -74,13 +74,47 @@ class VttWriter(Writer):
 
 
 class SrtWriter(Writer):
+    """SubRip captions within the Podcasting 2.0 advice: at most two lines of 32 characters
+    a cue (a longer segment becomes several cues, timed by its share of the characters)."""
+
     extension = "srt"
     media_type = "application/x-subrip"
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
-        for number, cue in enumerate(_cues(transcript), 1):
-            file.write(f"{number}\n{timestamp(cue.start, ',')} --> {timestamp(cue.end, ',')}\n")
-            file.write(_cue_text(cue.text) + "\n\n")
+        number = 0
+        for cue in _cues(transcript):
+            for start, end, lines in caption_cues(cue):
+                number += 1
+                file.write(f"{number}\n{timestamp(start, ',')} --> {timestamp(end, ',')}\n")
+                file.write("\n".join(lines) + "\n\n")
+
+
+CAPTION_LINE = 32  # characters a caption line holds
+CAPTION_LINES = 2
+
+
+def caption_cues(segment: Segment) -> list[tuple[float, float, list[str]]]:
+    """A segment as captions of at most CAPTION_LINES lines of CAPTION_LINE characters,
+    broken between words (a word longer than a line is cut), each lasting its share of the
+    segment's characters."""
+    lines: list[str] = []
+    for word in _cue_text(segment.text).split():
+        while len(word) > CAPTION_LINE:
+            lines.append(word[:CAPTION_LINE])
+            word = word[CAPTION_LINE:]
+        if lines and len(lines[-1]) + 1 + len(word) <= CAPTION_LINE:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    groups = [lines[i : i + CAPTION_LINES] for i in range(0, len(lines), CAPTION_LINES)]
+    total = sum(len(" ".join(g)) for g in groups) or 1
+    cues, start, said = [], segment.start, 0
+    for group in groups:
+        said += len(" ".join(group))
+        end = segment.start + (segment.end - segment.start) * said / total
+        cues.append((start, end, group))
+        start = end
+    return cues
 
 
 class TextWriter(Writer):

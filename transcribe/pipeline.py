@@ -84,9 +84,7 @@ class RunReport:
         if self.chaptered:
             lines.append(f"chapters: {self.chaptered} episodes")
         if self.rendered:
-            lines.append(
-                f"render: {self.rendered.pages} pages, {self.rendered.written} files written"
-            )
+            lines.append(f"render: {self.rendered.summary()}")
         for failure in self.failures:
             lines.append(f"FAILED {failure.stage}: {failure.what}: {failure.message}")
         return lines
@@ -122,6 +120,7 @@ def fetch_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
                 limit=source.limit,
                 timeout=config.fetch.timeout,
                 allow_file_urls=config.fetch.allow_file_urls,
+                keep_feed=lambda body, url=source.url: catalog.save_source_feed(url, body),
             )
             for episode in episodes:
                 _record(catalog, report, episode, source)

@@ -1,17 +1,30 @@
 """The render stage: the catalog -> a static site of show notes.
 
-Two phases: build each page's context from the catalog, then one writer renders and writes
-it. Every file is written atomically, and only when its content changed, so a rerun on an
-unchanged catalog touches nothing. Feed content is untrusted: templates autoescape, the
-publisher's description is sanitized, and file names come from episode keys, never titles.
+Two phases: build each page's context from the catalog, then render and write it. The site:
+index.html (episodes newest first, by show), a page per show, a page per episode (player,
+transcript, chapters, related articles and episodes, downloads), search.html with its
+prebuilt index, and, given a base URL, each show's enriched RSS feed and sitemap.xml.
+
+Incremental: an episode's files are made again only when what they are made from changed
+(its stamp, kept in the catalog, covers the episode, its transcript, links and chapters,
+the episodes shown beside it, the settings and this package's own code); every file is
+written atomically and only when its content changed. Feed content is untrusted: templates
+autoescape, the publisher's description is sanitized, and file names come from episode
+keys and digests, never titles.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import os
+import re
 import shutil
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,45 +35,120 @@ from markupsafe import Markup
 from ..catalog import Catalog
 from ..files import write_atomic
 from ..formats import FORMATS, clock, json_chapters
-from ..records import Episode, Segment, Transcript
+from ..records import Episode, Segment
+from .search import Searchable, index_scripts, normalized_words, text_script
+from .syndication import EpisodeFiles, enriched_feed, json_ld, sitemap
 
-STATIC = Path(__file__).parent / "static"
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
 ALLOWED_TAGS = {"a", "p", "br", "em", "strong", "i", "b", "ul", "ol", "li", "blockquote", "code"}
 SAFE_SCHEMES = {"http", "https", "mailto"}
+SAME_STORY_DAYS = 7  # episodes this close that share most of their articles tell one story
 
 
 @dataclass(frozen=True)
 class RenderOptions:
     title: str = "Show notes"
     media: str = "remote"  # "remote": play the publisher's file; "copy": put it in the site
-    base_url: str = ""  # where the site will be published, for absolute links
+    base_url: str = ""  # where the site will be published: enables feeds, sitemap, og:url
 
 
 @dataclass
 class RenderReport:
     pages: int = 0
     written: int = 0  # files whose content changed
+    unchanged: int = 0  # episodes whose files were up to date
     files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        fresh = f" ({self.unchanged} episodes up to date)" if self.unchanged else ""
+        notes = "".join(f"; {note}" for note in self.notes)
+        return f"{self.pages} pages{fresh}, {self.written} files written{notes}"
+
+
+@dataclass
+class Show:
+    key: str  # file-name-safe: a slug of the title and a digest of the source
+    title: str
+    source: str
+    episodes: list[Episode] = field(default_factory=list)
 
 
 def render_site(catalog: Catalog, output: Path, options: RenderOptions) -> RenderReport:
-    """Write index.html, a page per transcribed episode and its transcript files."""
+    """Write the site into `output`; only what changed since the last render."""
     output.mkdir(parents=True, exist_ok=True)
     report = RenderReport()
     env = _environment()
-    shown = []
-    for episode in catalog.episodes():
-        transcript = catalog.transcript(episode.id)
-        if transcript is None:
-            continue
-        links = catalog.links(episode.id)
-        shown.append({"episode": episode, "links": links, **_when(episode)})
-        _render_episode(env, catalog, episode, transcript, links, output, options, report)
-    page = env.get_template("index.html").render(root="", site_title=options.title, episodes=shown)
-    _write(output / "index.html", page, report)
+    inputs = catalog.render_inputs()
+    episodes = [e for e in catalog.episodes() if e.id in inputs]  # newest first
+    shows = shows_of(episodes)
+    show_of = {e.id: show for show in shows for e in show.episodes}
+    related = same_story(episodes, catalog.linked_articles())
+    stored = catalog.rendered(str(output.resolve()))
+    base = options.base_url.rstrip("/") + "/" if options.base_url else ""
+    searchable, made, stamps = [], {}, []
+    for episode in episodes:
+        show = show_of[episode.id]
+        media_path = catalog.progress(episode.id)["media_path"]
+        stamp = _stamp(episode, inputs[episode.id], related[episode.id], show, media_path, options)
+        stamps.append(stamp)
+        page = output / "episodes" / f"{episode.key}.html"
+        if episode.id in stored and stored[episode.id][0] == stamp and page.is_file():
+            words = stored[episode.id][1]
+            report.unchanged += 1
+        else:
+            words = _render_episode(
+                env, catalog, episode, show, related[episode.id], output, options, report
+            )
+            catalog.save_rendered(str(output.resolve()), episode.id, stamp, words)
+        searchable.append(
+            Searchable(
+                episode.key,
+                episode.title,
+                show.title,
+                _when(episode)["date"],
+                frozenset(words.split()),
+            )
+        )
+        if base:
+            made[episode.id] = _files(catalog, episode, base)
+    chapters = catalog.chapter_titles()
+    site = {"root": "", "site_title": options.title, "base": base}
+    _write(
+        output / "index.html",
+        env.get_template("index.html").render(
+            **site, shows=shows, episodes=[_listing(e, show_of, chapters) for e in episodes]
+        ),
+        report,
+    )
+    for show in shows:
+        _write(
+            output / "shows" / f"{show.key}.html",
+            env.get_template("show.html").render(
+                **{**site, "root": "../"},
+                show=show,
+                feed=f"../feeds/{show.key}.xml" if base else "",
+                episodes=[_listing(e, show_of, chapters) for e in show.episodes],
+            ),
+            report,
+        )
+    _write(output / "search.html", env.get_template("search.html").render(**site), report)
+    _write_search_index(output, searchable, stamps, report)
+    if base:
+        for show in shows:
+            feed = enriched_feed(
+                catalog.source_feed(show.source), show.source, show.title, show.episodes, made
+            )
+            _write(output / "feeds" / f"{show.key}.xml", feed, report)
+        _write(output / "sitemap.xml", _sitemap(base, shows, episodes), report)
+    else:
+        report.notes.append("no render.base_url: the enriched feeds and sitemap.xml need it")
     for asset in sorted(STATIC.iterdir()):
-        _write(output / "static" / asset.name, asset.read_text(encoding="utf-8"), report)
-    report.pages = len(shown) + 1
+        _write(output / "static" / asset.name, asset.read_bytes(), report)
+    _prune(output / "shows", report.files)
+    _prune(output / "feeds", report.files)
+    report.pages = len(episodes) + len(shows) + 2
     return report
 
 
@@ -68,12 +156,15 @@ def _render_episode(
     env: jinja2.Environment,
     catalog: Catalog,
     episode: Episode,
-    transcript: Transcript,
-    links: list,
+    show: Show,
+    related: list[tuple[Episode, int]],
     output: Path,
     options: RenderOptions,
     report: RenderReport,
-) -> None:
+) -> str:
+    """Write the episode's page, transcript files and search text; return its words."""
+    transcript = catalog.transcript(episode.id, words=False)
+    assert transcript is not None  # render_inputs lists transcribed episodes only
     folder = output / "episodes"
     for extension, writer in FORMATS.items():
         _write(folder / f"{episode.key}.{extension}", writer.render(transcript), report)
@@ -82,22 +173,114 @@ def _render_episode(
         _write(
             folder / f"{episode.key}.chapters.json", json_chapters(chapters, episode.title), report
         )
+    _write(
+        output / "search" / "text" / f"{episode.key}.js",
+        text_script(episode.key, transcript.segments),
+        report,
+    )
+    base = options.base_url.rstrip("/") + "/" if options.base_url else ""
+    media_src = _media_src(catalog, episode, output, options)
+    description = sanitize_html(episode.content_html or episode.description)
+    summary = " ".join(nh3.clean(str(description), tags=set()).split())
+    summary = summary[:297] + "…" if len(summary) > 300 else summary
+    page_url = f"{base}episodes/{episode.key}.html" if base else ""
     page = env.get_template("episode.html").render(
         root="../",
         site_title=options.title,
         episode=episode,
+        show=show,
         transcript=transcript,
-        description=sanitize_html(episode.content_html or episode.description),
+        description=description,
+        summary=summary,
         paragraphs=paragraphs(transcript.segments),
-        links=links,
+        links=catalog.links(episode.id),
         chapters=chapters,
+        related=related,
         formats=list(FORMATS),
-        media_src=_media_src(catalog, episode, output, options),
+        media_src=media_src,
+        media_url=_absolute(media_src, page_url),
+        page_url=page_url,
+        image=safe_url(episode.image) if episode.image.startswith(("http://", "https://")) else "",
+        json_ld=json_ld(
+            episode,
+            summary,
+            page_url,
+            _absolute(media_src, page_url),
+            f"{base}shows/{show.key}.html" if base else "",
+        ),
         made_with=_made_with(transcript.producer),
         lang=transcript.language or "en",
         **_when(episode),
     )
     _write(folder / f"{episode.key}.html", page, report)
+    return " ".join(sorted(set(normalized_words(transcript.text))))
+
+
+def shows_of(episodes: list[Episode]) -> list[Show]:
+    """The episodes grouped by source, in the order of each show's newest episode."""
+    shows: dict[str, Show] = {}
+    for episode in episodes:
+        if episode.source not in shows:
+            title = episode.show or urlparse(episode.source).netloc or "Episodes"
+            shows[episode.source] = Show(show_key(title), title, episode.source)
+        shows[episode.source].episodes.append(episode)
+    slugs = Counter(show.key for show in shows.values())
+    for show in shows.values():  # a name two shows share: told apart by their sources
+        if slugs[show.key] > 1:
+            show.key = show_key(show.title, show.source)
+    return list(shows.values())
+
+
+def show_key(title: str, source: str = "") -> str:
+    """ "the-millbrook-weekly": a slug of the title (lowercase letters, digits and dashes,
+    so no title picks a path), with a digest of the source when given (to tell apart two
+    shows of one name)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "show"
+    if source:
+        slug += "-" + hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return slug if slug not in _RESERVED else f"{slug}-show"
+
+
+# names Windows keeps for devices, whatever their extension
+_RESERVED = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{n}" for n in range(10)),
+    *(f"lpt{n}" for n in range(10)),
+}
+
+
+def same_story(
+    episodes: list[Episode], linked: dict[str, set[int]], days: int = SAME_STORY_DAYS
+) -> dict[str, list[tuple[Episode, int]]]:
+    """For each episode, the others that tell the same story: published within `days` of
+    it (when both are dated) and sharing at least half of the related articles of the one
+    with fewer; with how many they share, most first."""
+    by_article: dict[int, list[Episode]] = {}
+    for episode in episodes:
+        for article in linked.get(episode.id, ()):
+            by_article.setdefault(article, []).append(episode)
+    found: dict[str, list[tuple[Episode, int]]] = {e.id: [] for e in episodes}
+    for episode in episodes:
+        mine = linked.get(episode.id, set())
+        others = {o.id: o for a in mine for o in by_article[a] if o.id != episode.id}
+        for other in others.values():
+            theirs = linked[other.id]
+            shared = len(mine & theirs)
+            if shared >= math.ceil(min(len(mine), len(theirs)) / 2) and _near(episode, other, days):
+                found[episode.id].append((other, shared))
+        found[episode.id].sort(key=lambda pair: (-pair[1], pair[0].published, pair[0].id))
+    return found
+
+
+def _near(first: Episode, second: Episode, days: int) -> bool:
+    try:
+        apart = date.fromisoformat(first.published[:10]) - date.fromisoformat(second.published[:10])
+    except ValueError:
+        return True  # undated: the articles alone decide
+    return abs(apart.days) <= days
 
 
 def paragraphs(segments: list[Segment], seconds: float = 30.0) -> list[list[Segment]]:
@@ -135,6 +318,46 @@ def safe_url(url: str) -> str:
     return url if urlparse(url.strip()).scheme.lower() in SAFE_SCHEMES else "#"
 
 
+def _listing(episode: Episode, show_of: dict[str, Show], chapters: dict) -> dict:
+    return {
+        "episode": episode,
+        "show": show_of[episode.id],
+        "chapters": chapters.get(episode.id, []),
+        **_when(episode),
+    }
+
+
+def _files(catalog: Catalog, episode: Episode, base: str) -> EpisodeFiles:
+    folder = f"{base}episodes/{episode.key}"
+    return EpisodeFiles(
+        transcripts=[(f"{folder}.{ext}", writer.media_type) for ext, writer in FORMATS.items()],
+        language=catalog.transcript_language(episode.id),
+        chapters=f"{folder}.chapters.json" if catalog.chapters(episode.id) else "",
+        page=f"{folder}.html",
+    )
+
+
+def _sitemap(base: str, shows: list[Show], episodes: list[Episode]) -> bytes:
+    newest = max((e.published for e in episodes), default="")
+    urls = [(f"{base}index.html", newest), (f"{base}search.html", "")]
+    urls += [(f"{base}shows/{s.key}.html", s.episodes[0].published) for s in shows]
+    urls += [(f"{base}episodes/{e.key}.html", e.published) for e in episodes]
+    return sitemap(urls)
+
+
+def _write_search_index(
+    output: Path, searchable: list[Searchable], stamps: list[str], report: RenderReport
+) -> None:
+    """The word files, made again only when an episode's files were (their stamps say)."""
+    digest = hashlib.sha256("".join(stamps).encode()).hexdigest()
+    marker = output / "search" / "index.stamp"
+    if marker.is_file() and marker.read_text() == digest:
+        return
+    for path, script in index_scripts(searchable).items():
+        _write(output / path, script, report)
+    _write(marker, digest, report)
+
+
 def _media_src(catalog: Catalog, episode: Episode, output: Path, options: RenderOptions) -> str:
     media_path = catalog.progress(episode.id)["media_path"]
     if options.media == "copy" and media_path and Path(media_path).is_file():
@@ -149,6 +372,47 @@ def _media_src(catalog: Catalog, episode: Episode, output: Path, options: Render
     return safe_url(episode.media_url)
 
 
+def _absolute(src: str, page_url: str) -> str:
+    """The media's absolute URL: as given, or relative to the page's."""
+    if src.startswith(("http://", "https://")):
+        return src
+    if page_url and src.startswith("../"):
+        return page_url.rsplit("/", 2)[0] + "/" + src[3:]
+    return ""
+
+
+def _stamp(
+    episode: Episode,
+    made_from: str,
+    related: list[tuple[Episode, int]],
+    show: Show,
+    media_path: str,
+    options: RenderOptions,
+) -> str:
+    """What an episode's files are made from, as a digest."""
+    material = [
+        _code_version(),
+        asdict(options),
+        asdict(episode),
+        made_from,
+        [(other.key, other.title, other.published, shared) for other, shared in related],
+        [show.key, show.title],
+        media_path,
+    ]
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@cache
+def _code_version() -> str:
+    """A digest of the templates, the static files and the code that renders them."""
+    digest = hashlib.sha256()
+    files = [*HERE.glob("*.py"), *HERE.glob("templates/*"), *STATIC.iterdir()]
+    files.append(HERE.parent / "formats.py")
+    for path in sorted(files):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _made_with(producer: str) -> str:
     """ "model=tiny.en;engine=faster-whisper;..." -> "tiny.en, faster-whisper"."""
     settings = dict(part.split("=", 1) for part in producer.split(";") if "=" in part)
@@ -156,13 +420,13 @@ def _made_with(producer: str) -> str:
 
 
 def _when(episode: Episode) -> dict[str, str]:
-    date = ""
+    shown = ""
     if episode.published:
         try:
-            date = datetime.fromisoformat(episode.published).strftime("%-d %B %Y")
+            shown = datetime.fromisoformat(episode.published).strftime("%-d %B %Y")
         except ValueError:
-            date = episode.published[:10]
-    return {"date": date, "duration": clock(episode.duration) if episode.duration else ""}
+            shown = episode.published[:10]
+    return {"date": shown, "duration": clock(episode.duration) if episode.duration else ""}
 
 
 def _environment() -> jinja2.Environment:
@@ -178,6 +442,15 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _write(path: Path, content: str, report: RenderReport) -> None:
+def _prune(folder: Path, written: list[Path]) -> None:
+    """Remove what this render did not write from a folder it writes whole (a show that
+    was renamed leaves no page behind)."""
+    if folder.is_dir():
+        for path in set(folder.iterdir()) - set(written):
+            if path.is_file():
+                path.unlink()
+
+
+def _write(path: Path, content: str | bytes, report: RenderReport) -> None:
     report.files.append(path)
     report.written += write_atomic(path, content)

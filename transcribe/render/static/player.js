@@ -1,4 +1,5 @@
-// Seek the player from timestamps, follow the playback in the transcript, honour #t=mm:ss.
+// Seek the player from timestamps and words, follow the playback in the transcript,
+// honour #t=mm:ss (on load and when the address changes). No framework, works from file://.
 (function () {
   "use strict";
   var player = document.getElementById("player");
@@ -10,38 +11,44 @@
     for (var i = 0; i < parts.length; i++) seconds = seconds * 60 + (parts[i] || 0);
     return seconds;
   }
-  function seek(seconds) {
-    player.currentTime = seconds;
-    var playing = player.play();
-    if (playing && playing.catch) playing.catch(function () {});
+  function seekTo(seconds) {
+    if (player.readyState >= 1) player.currentTime = seconds;
+    else player.addEventListener("loadedmetadata", function () { player.currentTime = seconds; }, { once: true });
+    highlight(seconds, true);
   }
   document.addEventListener("click", function (event) {
     var target = event.target.closest("[data-t]");
     if (!target) return;
     event.preventDefault();
-    seek(parseFloat(target.getAttribute("data-t")));
-    history.replaceState(null, "", "#t=" + target.textContent.split("–")[0].trim());
+    var seconds = parseFloat(target.getAttribute("data-t"));
+    seekTo(seconds);
+    var playing = player.play();
+    if (playing && playing.catch) playing.catch(function () {});
+    var shown = target.classList.contains("seg") ? null : target.textContent.split("–")[0].trim();
+    history.replaceState(null, "", "#t=" + (shown || Math.floor(seconds)));
   });
+
   var current = null;
-  player.addEventListener("timeupdate", function () {
-    var t = player.currentTime, found = null;
+  function highlight(t, scroll) {
+    var found = null;
     for (var i = 0; i < segments.length; i++) {
-      var start = parseFloat(segments[i].getAttribute("data-t"));
-      if (start > t) break;
+      if (parseFloat(segments[i].getAttribute("data-t")) > t) break;
       found = segments[i];
     }
     if (found === current) return;
     if (current) current.classList.remove("now");
     if (found) {
       found.classList.add("now");
-      if (!player.paused) found.scrollIntoView({ block: "center", behavior: "smooth" });
+      if (scroll) found.scrollIntoView({ block: "center", behavior: "smooth" });
     }
     current = found;
-  });
-  var match = /^#t=([\d:.]+)$/.exec(location.hash);
-  if (match) {
-    var start = parseTime(match[1]);
-    if (player.readyState >= 1) player.currentTime = start;
-    else player.addEventListener("loadedmetadata", function () { player.currentTime = start; }, { once: true });
   }
+  player.addEventListener("timeupdate", function () { highlight(player.currentTime, !player.paused); });
+
+  function fromAddress() {
+    var match = /^#t=([\d:.]+)$/.exec(location.hash);
+    if (match) seekTo(parseTime(match[1]));
+  }
+  window.addEventListener("hashchange", fromAddress);
+  fromAddress();
 })();

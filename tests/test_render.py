@@ -1,0 +1,143 @@
+"""The render stage over a real catalog (SQLite) with transcripts written into it: what it
+writes, what it leaves alone on a rerun, and the pieces the pages are made of."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from transcribe.catalog import Catalog
+from transcribe.records import Article, Episode, Link, PassageMatch, Segment, Transcript
+from transcribe.render import RenderOptions, render_site, same_story, show_key
+from transcribe.render.search import normalized_words
+
+
+def episode(number: int, published: str, source: str = "https://news.example/feed.xml", **kw):
+    return Episode(
+        id=f"ep-{number}",
+        source=source,
+        title=f"Episode {number}",
+        media_url=f"https://news.example/{number}.mp3",
+        published=published,
+        show=kw.pop("show", "The Weekly"),
+        **kw,
+    )
+
+
+def add_transcribed(catalog: Catalog, item: Episode, text: str) -> None:
+    catalog.record_episode(item)
+    words = text.split()
+    segments = [
+        Segment(i * 5.0, i * 5.0 + 5.0, " ".join(words[i * 8 : i * 8 + 8]))
+        for i in range((len(words) + 7) // 8)
+    ]
+    catalog.save_transcript(item.id, Transcript(segments, language="en", producer="test"))
+
+
+@pytest.fixture()
+def catalog():
+    with Catalog(":memory:") as catalog:
+        for n in range(1, 4):
+            add_transcribed(
+                catalog,
+                episode(n, f"2026-10-0{n}T18:00:00+00:00"),
+                f"Episode {n} talks about the Harlow Bridge and the Ashby River café flood, "
+                "then about the council and its new library branch in Eastgate.",
+            )
+        yield catalog
+
+
+def test_a_rerun_rewrites_nothing_and_a_change_rewrites_only_its_episode(catalog, tmp_path):
+    options = RenderOptions(base_url="https://shows.example/")
+    first = render_site(catalog, tmp_path, options)
+    assert first.written > 0 and first.unchanged == 0
+    assert (tmp_path / "episodes" / "ep-1.html").is_file()
+    again = render_site(catalog, tmp_path, options)
+    assert again.written == 0 and again.unchanged == 3
+
+    add_transcribed(catalog, episode(4, "2026-10-09T18:00:00+00:00"), "A new one about buses.")
+    page = tmp_path / "episodes" / "ep-1.html"
+    before = page.stat().st_mtime_ns
+    third = render_site(catalog, tmp_path, options)
+    assert third.unchanged == 3  # the others were not rendered again
+    assert (tmp_path / "episodes" / "ep-4.html").is_file()
+    assert page.stat().st_mtime_ns == before
+    changed = {p.relative_to(tmp_path).as_posix() for p in third.files}
+    assert "episodes/ep-4.vtt" in changed and "episodes/ep-1.vtt" not in changed
+
+    page.unlink()  # a page lost from the output is made again
+    assert render_site(catalog, tmp_path, options).unchanged == 3
+    assert page.is_file()
+
+
+def test_srt_cues_hold_two_lines_of_32_characters(catalog, tmp_path):
+    import srt
+
+    long = "word " * 60 + "a-very-long-compound-word-that-no-line-can-hold-whole"
+    add_transcribed(catalog, episode(9, "2026-10-09"), long)
+    render_site(catalog, tmp_path, RenderOptions())
+    cues = list(srt.parse((tmp_path / "episodes" / "ep-9.srt").read_text()))
+    assert len(cues) > 3
+    for cue in cues:
+        lines = cue.content.split("\n")
+        assert len(lines) <= 2 and all(len(line) <= 32 for line in lines), cue
+        assert cue.end > cue.start
+    assert cues[0].start.total_seconds() == 0.0
+    said = " ".join(cue.content.replace("\n", " ") for cue in cues).split()
+    assert "".join(said).replace("word", "") == long.replace("word", "").replace(" ", "")
+
+
+def test_episodes_that_link_mostly_the_same_articles_within_days_tell_one_story():
+    a, b, c, d = (episode(n, f"2026-10-{n:02d}") for n in (1, 3, 4, 30))
+    linked = {"ep-1": {1, 2, 3}, "ep-3": {1, 2, 9}, "ep-4": {1, 7, 8, 9}, "ep-30": {1, 2, 3}}
+    found = same_story([a, b, c, d], linked)
+    assert [(o.id, n) for o, n in found["ep-1"]] == [("ep-3", 2)]  # ep-30: 29 days apart
+    assert [(o.id, n) for o, n in found["ep-3"]] == [("ep-1", 2), ("ep-4", 2)]
+    assert [o.id for o, _ in found["ep-4"]] == ["ep-3"]  # ep-1: 1 of 3 in common
+
+
+def test_the_same_story_is_shown_on_both_pages(catalog, tmp_path):
+    article = Article(url="https://news.example/bridge", title="Bridge closes", text="x")
+    article.id = catalog.add_article(article)
+    for episode_id in ("ep-1", "ep-2"):
+        match = PassageMatch(0.0, 5.0, 9.0, ("bridge",))
+        catalog.save_links(episode_id, [Link(episode_id, article, 9.0, [match])], "test")
+    render_site(catalog, tmp_path, RenderOptions())
+    first = (tmp_path / "episodes" / "ep-1.html").read_text()
+    second = (tmp_path / "episodes" / "ep-2.html").read_text()
+    assert 'href="ep-2.html">Episode 2</a>' in first and 'href="ep-1.html">Episode 1</a>' in second
+    assert "ep-3.html" not in first
+
+
+def test_show_keys_are_slugs_that_no_title_can_turn_into_a_path():
+    assert show_key("The Millbrook Weekly") == "the-millbrook-weekly"
+    assert show_key("../../etc/passwd") == "etc-passwd"
+    assert show_key("CON") == "con-show" and show_key("") == "show"
+    assert show_key("a\x00b" * 40) == "a-b" + "a-b" * 12 + "a"  # 40 characters at most
+    assert show_key("News", "https://a.example/feed") != show_key("News", "https://b.example/feed")
+
+
+def test_two_shows_of_one_name_get_their_own_pages_and_feeds(catalog, tmp_path):
+    add_transcribed(
+        catalog, episode(7, "2026-10-07", source="https://other.example/feed.xml"), "Other."
+    )
+    render_site(catalog, tmp_path, RenderOptions(base_url="https://shows.example/"))
+    assert len(list((tmp_path / "shows").glob("the-weekly-*.html"))) == 2
+    assert len(list((tmp_path / "feeds").glob("the-weekly-*.xml"))) == 2
+
+
+def test_search_index_finds_words_without_case_or_accents(catalog, tmp_path):
+    render_site(catalog, tmp_path, RenderOptions())
+    assert normalized_words("Café ZÜRICH, l'été") == ["cafe", "zurich", "l", "ete"]
+    words = (tmp_path / "search" / "words-c.js").read_text()
+    table = json.loads(words[words.index("{") : words.rindex(")")])
+    assert table["cafe"] == [0, 1, 2]
+    text = (tmp_path / "search" / "text" / "ep-1.js").read_text()
+    assert text.startswith('TranscribeSearch.addText("ep-1", [[0.0,"Episode 1 talks')
+
+
+def test_without_a_base_url_there_is_no_feed_and_the_report_says_why(catalog, tmp_path):
+    report = render_site(catalog, tmp_path, RenderOptions())
+    assert not (tmp_path / "feeds").exists() and not (tmp_path / "sitemap.xml").exists()
+    assert "base_url" in report.summary()

@@ -1,0 +1,74 @@
+"""Search across every transcript, with no server: a prebuilt index the page's script reads.
+
+The index is split so that a search loads little, and written as scripts rather than JSON
+because a page opened from file:// may load scripts but not fetch files:
+- search/episodes.js: each episode's key, title, show and date;
+- search/words-X.js: each word starting with X -> the episodes that say it (by number);
+- search/text/KEY.js: an episode's segments (start, text), loaded for the episodes whose
+  words all match, to find the phrase and the moment it was said.
+Words are compared lowercased and without accents, the same way in Python and in the
+script (static/search.js).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ..records import Segment
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Searchable:
+    """An episode as the search lists it."""
+
+    key: str
+    title: str
+    show: str
+    date: str
+    words: frozenset[str]
+
+
+def normalized_words(text: str) -> list[str]:
+    """Lowercase words without accents: "Café Zürich" -> ["cafe", "zurich"]."""
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in plain if not unicodedata.category(c).startswith("M"))
+    return _WORD.findall(plain.lower())
+
+
+def shard(word: str) -> str:
+    """The file a word's entry lives in: its first letter or digit, else "_"."""
+    first = word[:1]
+    return first if first.isascii() and first.isalnum() else "_"
+
+
+def text_script(key: str, segments: list[Segment]) -> str:
+    """search/text/KEY.js: the episode's segments, for finding a phrase and its time."""
+    rows = [[round(s.start, 2), " ".join(s.text.split())] for s in segments if s.text.strip()]
+    return f"TranscribeSearch.addText({_js(key)}, {_js(rows)});\n"
+
+
+def index_scripts(episodes: list[Searchable]) -> dict[str, str]:
+    """search/episodes.js and the word files, by path under the site."""
+    postings: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for number, episode in enumerate(episodes):
+        for word in sorted(episode.words):
+            postings[shard(word)][word].append(number)
+    listed = [[e.key, e.title, e.show, e.date] for e in episodes]
+    scripts = {"search/episodes.js": f"TranscribeSearch.setEpisodes({_js(listed)});\n"}
+    for name, words in sorted(postings.items()):
+        scripts[f"search/words-{name}.js"] = (
+            f"TranscribeSearch.addWords({_js(name)}, {_js(dict(sorted(words.items())))});\n"
+        )
+    return scripts
+
+
+def _js(value: object) -> str:
+    """JSON that is safe inside a script: no "</script>" or HTML comment can close it."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e")
