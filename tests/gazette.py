@@ -7,6 +7,7 @@ articles, and one run of the whole job over it, shared by the end-to-end and the
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -141,4 +142,8 @@ def outlet(site: Path, base_url: str, spoken) -> dict:
 
 @pytest.fixture(scope="session")
 def first_run(outlet: dict):
-    return CliRunner().invoke(cli, ["-q", "--config", str(outlet["config"]), "run"])
+    """The job's first run; the site it wrote is also copied to first-site, as it was, for
+    the tests that read it after others have run the job again with other settings."""
+    result = CliRunner().invoke(cli, ["-q", "--config", str(outlet["config"]), "run"])
+    shutil.copytree(outlet["root"] / "site", outlet["root"] / "first-site")
+    return result

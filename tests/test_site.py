@@ -1,0 +1,236 @@
+"""The Gazette's rendered site in a real browser (Debian's chromium, driven by Playwright,
+pages opened from file:// as a reader who downloaded the site would), and its files checked
+by real parsers: feedparser and lxml for the enriched feed, webvtt-py and srt for the
+captions, the Podcasting 2.0 examples for the JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import feedparser
+import pytest
+from conftest import SHARED
+from gazette import PAYLOAD_TITLE, SITE_URL
+from lxml import etree
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+PODCAST = "{https://podcastindex.org/namespace/1.0}"
+
+
+@pytest.fixture(scope="module")
+def shownotes(outlet, first_run) -> Path:
+    return outlet["root"] / "first-site"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.is_file(), "make test installs Debian's chromium (make system-packages)"
+    with sync_playwright() as playwright:
+        # as root the sandbox cannot start; the pages are our own, opened from disk
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A page whose console errors, uncaught exceptions and dialogs are recorded."""
+
+    def __init__(self, browser, **context):
+        self.page = browser.new_page(**context)
+        self.problems: list[str] = []
+        self.page.on(
+            "console",
+            lambda m: (
+                self.problems.append(f"console {m.type}: {m.text}")
+                if m.type in ("error", "warning")
+                else None
+            ),
+        )
+        self.page.on("pageerror", lambda e: self.problems.append(f"exception: {e}"))
+        self.page.on(
+            "dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss())
+        )
+
+    def open(self, path: Path, suffix: str = ""):
+        self.page.goto(path.as_uri() + suffix)
+        self.page.wait_for_load_state("load")
+        return self.page
+
+    def current_time(self) -> float:
+        return self.page.evaluate("document.getElementById('player').currentTime")
+
+    def player_ready(self) -> None:
+        self.page.wait_for_function("document.getElementById('player').readyState >= 1")
+
+
+@pytest.fixture()
+def watched(browser):
+    tab = Watched(browser)
+    yield tab
+    tab.page.close()
+
+
+def segment_count(shownotes: Path, episode_id: str) -> int:
+    return len(json.loads((shownotes / "episodes" / f"{episode_id}.json").read_text())["segments"])
+
+
+def episode_page(shownotes: Path, episode_id: str) -> Path:
+    return shownotes / "episodes" / f"{episode_id}.html"
+
+
+def test_every_page_loads_with_no_console_error(shownotes, watched):
+    pages = [
+        shownotes / "index.html",
+        shownotes / "search.html",
+        *sorted((shownotes / "shows").glob("*.html")),
+    ]
+    pages += sorted((shownotes / "episodes").glob("*.html"))
+    assert len(pages) >= 6
+    for path in pages:
+        page = watched.open(path)
+        assert page.locator("main h1").count() == 1, path
+    assert watched.problems == []
+
+
+def test_clicking_a_timestamp_or_a_word_seeks_the_player(shownotes, watched):
+    page = watched.open(episode_page(shownotes, "ep-bridge"))
+    watched.player_ready()
+    player = "document.getElementById('player')"
+    word = page.locator(".seg").last  # (Whisper cuts a short clip into one segment or more)
+    said_at = float(word.get_attribute("data-t"))
+    page.evaluate(f"{player}.currentTime = {said_at + 5}")
+    word.click()
+    assert abs(watched.current_time() - said_at) < 0.5  # it plays on from there
+    assert page.locator(".seg.now").last.get_attribute("data-t") == word.get_attribute("data-t")
+    page.evaluate(f"{player}.pause(); {player}.currentTime = 9")
+    page.locator(".para a.ts").first.focus()  # by keyboard: a timestamp is a link
+    page.keyboard.press("Enter")
+    assert watched.current_time() < 0.5
+    assert page.url.endswith("#t=0:00")
+    assert watched.problems == []
+
+
+def test_a_deep_link_starts_the_player_there(shownotes, watched):
+    watched.open(episode_page(shownotes, "ep-bridge"), "#t=0:04")
+    watched.player_ready()
+    watched.page.wait_for_function("document.getElementById('player').currentTime > 3.9")
+    assert watched.current_time() == pytest.approx(4.0)
+
+
+def test_search_finds_a_phrase_and_opens_the_episode_where_it_was_said(shownotes, watched):
+    said = json.loads((shownotes / "episodes" / "ep-library.json").read_text())["segments"]
+    segment = said[1] if len(said) > 1 else said[0]
+    phrase = " ".join(segment["body"].split()[1:4])
+    page = watched.open(shownotes / "search.html", f"?q={phrase}")
+    page.wait_for_selector("#results li")
+    first = page.locator("#results > li").first
+    assert first.locator("h2").inner_text() == "A library for Eastgate"
+    assert phrase.split()[0].strip(".,").lower() in first.locator("mark").first.inner_text().lower()
+    first.locator("a.ts").first.click()
+    page.wait_for_url("**/episodes/ep-library.html#t=*")
+    watched.player_ready()
+    page.wait_for_function(
+        f"document.getElementById('player').currentTime >= {int(segment['startTime'])}"
+    )
+    assert int(watched.current_time()) == int(segment["startTime"])
+
+    page = watched.open(shownotes / "search.html", "?q=words+nobody+said+anywhere")
+    page.wait_for_function("document.getElementById('search-status').textContent.length > 0")
+    assert page.locator("#results li").count() == 0
+    assert "No episode says" in page.locator("#search-status").inner_text()
+    assert watched.problems == []
+
+
+def test_feed_payloads_run_no_script_in_the_browser(shownotes, watched):
+    pages = [p for p in (shownotes / "episodes").glob("h.*.html") if "Bridge news" in p.read_text()]
+    assert pages
+    for path in [*pages, shownotes / "index.html", *sorted((shownotes / "shows").glob("*.html"))]:
+        page = watched.open(path)
+        assert page.evaluate("window.__pwned") is None, path
+    page = watched.open(shownotes / "search.html", "?q=bridge")
+    page.wait_for_selector("#results li")
+    assert page.evaluate("window.__pwned") is None
+    assert watched.problems == []  # no alert() ran
+    # the title reaches the JSON-LD whole, and cannot close its script element
+    page = watched.open(pages[0])
+    data = json.loads(page.locator("script[type='application/ld+json']").inner_text())
+    assert data["@type"] == "PodcastEpisode" and data["name"] == PAYLOAD_TITLE
+    assert data["url"].startswith(SITE_URL + "episodes/h.")
+
+
+def test_pages_have_landmarks_labels_and_fit_a_phone(shownotes, browser):
+    tab = Watched(browser, viewport={"width": 375, "height": 740})
+    for path in (
+        shownotes / "index.html",
+        episode_page(shownotes, "ep-bridge"),
+        shownotes / "search.html",
+    ):
+        page = tab.open(path)
+        for landmark in ("header", "main", "footer", "form[role=search]"):
+            assert page.locator(landmark).count() >= 1, (path, landmark)
+        unlabelled = page.evaluate(
+            "[...document.querySelectorAll('input')].filter(i => !i.labels.length).length"
+        )
+        assert unlabelled == 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+    tab.page.close()
+    assert tab.problems == []
+
+
+def test_the_enriched_feed_parses_and_carries_a_transcript_tag_per_format(shownotes):
+    [feed_file] = [p for p in (shownotes / "feeds").glob("*.xml") if "gazette" in p.name]
+    parsed = feedparser.parse(feed_file.read_bytes())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.feed.title == "Gazette <b>Weekly</b>"
+    ids = [entry.id for entry in parsed.entries]
+    assert {"ep-bridge", "ep-library", "ep-missing"} <= set(ids)  # the original items, all
+    root = etree.fromstring(feed_file.read_bytes())
+    items = {item.findtext("guid"): item for item in root.iter("item")}
+    bridge = items["ep-bridge"]
+    tags = bridge.findall(f"{PODCAST}transcript")
+    assert {t.get("type") for t in tags} == {
+        "text/vtt",
+        "application/x-subrip",
+        "text/plain",
+        "application/json",
+    }
+    assert all(t.get("url").startswith(SITE_URL + "episodes/ep-bridge.") for t in tags)
+    assert all(t.get("language") == "en" for t in tags)
+    assert {t.get("rel") for t in tags} == {"captions", None}
+    assert bridge.find("enclosure").get("url").endswith("e2e-bridge.mp3")  # kept as it was
+    assert items["ep-missing"].find(f"{PODCAST}transcript") is None  # failed: nothing to add
+    chapters = bridge.find(f"{PODCAST}chapters")
+    assert chapters is None or chapters.get("type") == "application/json+chapters"
+    sitemap = etree.fromstring((shownotes / "sitemap.xml").read_bytes())
+    locations = [e.text for e in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+    assert SITE_URL + "episodes/ep-bridge.html" in locations
+
+
+def test_transcript_files_pass_their_parsers_and_match_the_examples(shownotes):
+    import srt
+    import webvtt
+
+    folder = shownotes / "episodes"
+    cues = webvtt.read(str(folder / "ep-bridge.vtt"))
+    assert len(cues) == segment_count(shownotes, "ep-bridge")
+    assert "Harlow" in " ".join(c.text for c in cues)
+    captions = list(srt.parse((folder / "ep-bridge.srt").read_text()))
+    assert (
+        captions
+        and all(len(line) <= 32 for c in captions for line in c.content.split("\n"))
+        and all(c.content.count("\n") <= 1 for c in captions)
+    )
+    ours = json.loads((folder / "ep-bridge.json").read_text())
+    example = json.loads(
+        (SHARED / "podcast-namespace" / "transcripts" / "example.json").read_text()
+    )
+    assert ours["version"] == example["version"]
+    assert set(ours["segments"][0]) <= set(example["segments"][0]) | {"speaker"}
+    examples = SHARED / "podcast-namespace" / "transcripts"
+    assert len(webvtt.read(str(examples / "example.vtt"))) > 0  # the parsers read the spec's own
+    assert len(list(srt.parse((examples / "example.srt").read_text()))) > 0
