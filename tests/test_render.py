@@ -10,7 +10,7 @@ import pytest
 from transcribe.catalog import Catalog
 from transcribe.records import Article, Episode, Link, PassageMatch, Segment, Transcript
 from transcribe.render import RenderOptions, render_site, same_story, show_key
-from transcribe.render.search import normalized_words
+from transcribe.render.search import normalized_words, vocabulary
 
 
 def episode(number: int, published: str, source: str = "https://news.example/feed.xml", **kw):
@@ -130,6 +130,13 @@ def test_two_shows_of_one_name_get_their_own_pages_and_feeds(catalog, tmp_path):
 def test_search_index_finds_words_without_case_or_accents(catalog, tmp_path):
     render_site(catalog, tmp_path, RenderOptions())
     assert normalized_words("Café ZÜRICH, l'été") == ["cafe", "zurich", "l", "ete"]
+    assert vocabulary("Café ZÜRICH, l'été: cafe\u0301 ﬁne") == {
+        "cafe",
+        "zurich",
+        "l",
+        "ete",
+        "fine",
+    }
     words = (tmp_path / "search" / "words-c.js").read_text()
     table = json.loads(words[words.index("{") : words.rindex(")")])
     assert table["cafe"] == [0, 1, 2]

@@ -98,14 +98,18 @@ def caption_cues(segment: Segment) -> list[tuple[float, float, list[str]]]:
     broken between words (a word longer than a line is cut), each lasting its share of the
     segment's characters."""
     lines: list[str] = []
-    for word in _cue_text(segment.text).split():
-        while len(word) > CAPTION_LINE:
-            lines.append(word[:CAPTION_LINE])
-            word = word[CAPTION_LINE:]
-        if lines and len(lines[-1]) + 1 + len(word) <= CAPTION_LINE:
-            lines[-1] += " " + word
+    rest = _cue_text(segment.text)
+    while rest:
+        if len(rest) <= CAPTION_LINE:
+            lines.append(rest)
+            break
+        cut = rest.rfind(" ", 0, CAPTION_LINE + 1)
+        if cut <= 0:  # one word longer than a line
+            lines.append(rest[:CAPTION_LINE])
+            rest = rest[CAPTION_LINE:].lstrip()
         else:
-            lines.append(word)
+            lines.append(rest[:cut])
+            rest = rest[cut + 1 :]
     groups = [lines[i : i + CAPTION_LINES] for i in range(0, len(lines), CAPTION_LINES)]
     total = sum(len(" ".join(g)) for g in groups) or 1
     cues, start, said = [], segment.start, 0
@@ -142,8 +146,10 @@ class JsonWriter(Writer):
             }
             for cue in _cues(transcript)
         ]
-        json.dump({"version": "1.0.0", "segments": segments}, file, ensure_ascii=False, indent=1)
-        file.write("\n")
+        # one segment a line: readable, and written by json's fast (C) encoder
+        file.write('{"version": "1.0.0", "segments": [\n')
+        file.write(",\n".join(json.dumps(segment, ensure_ascii=False) for segment in segments))
+        file.write("\n]}\n")
 
 
 FORMATS: dict[str, Writer] = {

@@ -36,7 +36,7 @@ from ..catalog import Catalog
 from ..files import write_atomic
 from ..formats import FORMATS, clock, json_chapters
 from ..records import Episode, Segment
-from .search import Searchable, index_scripts, normalized_words, text_script
+from .search import Searchable, index_scripts, text_script, vocabulary
 from .syndication import EpisodeFiles, enriched_feed, json_ld, sitemap
 
 HERE = Path(__file__).parent
@@ -213,7 +213,7 @@ def _render_episode(
         **_when(episode),
     )
     _write(folder / f"{episode.key}.html", page, report)
-    return " ".join(sorted(set(normalized_words(transcript.text))))
+    return " ".join(sorted(vocabulary(transcript.text)))
 
 
 def shows_of(episodes: list[Episode]) -> list[Show]:
