@@ -38,6 +38,21 @@ def spoken(site: Path):
     return make
 
 
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    """The bundled demo, run once (what `make run` runs): (the CLI's result, its folder with
+    data/ and out/, the site)."""
+    from click.testing import CliRunner
+
+    from transcribe.cli import cli
+
+    folder = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(
+        cli, ["-q", "--data", str(folder / "data"), "--output", str(folder / "out"), "demo"]
+    )
+    return result, folder
+
+
 def silence(path: Path, seconds: float = 6.0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", str(seconds), str(path))

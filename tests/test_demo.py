@@ -7,9 +7,6 @@ import json
 import sqlite3
 
 import pytest
-from click.testing import CliRunner
-
-from transcribe.cli import cli
 
 pytestmark = pytest.mark.slow
 
@@ -20,10 +17,8 @@ EXPECTED = {  # episode -> words of the headlines of the articles it discusses
 }
 
 
-def test_the_demo_links_each_episode_to_its_stories_and_makes_chapters(tmp_path):
-    result = CliRunner().invoke(
-        cli, ["-q", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "out"), "demo"]
-    )
+def test_the_demo_links_each_episode_to_its_stories_and_makes_chapters(demo_run):
+    result, tmp_path = demo_run
     assert result.exit_code == 0, result.output
     with sqlite3.connect(tmp_path / "data" / "catalog.sqlite") as db:
         links = db.execute(
