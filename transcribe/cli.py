@@ -6,8 +6,10 @@ config. Errors a user can act on are one line; --verbose adds the traceback.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import sqlite3
 import sys
 import time
 from dataclasses import replace
@@ -521,9 +523,23 @@ def main() -> None:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     except Exception as e:  # a bug or an unforeseen failure: still one line by default
+        if _disk_full(e):
+            click.echo(
+                f"error: the disk is full ({e}); what was finished is kept: free some space "
+                "and run again",
+                err=True,
+            )
+            sys.exit(1)
         if _verbose:
             raise
         click.echo(
             f"error: {type(e).__name__}: {e} (run with --verbose for the traceback)", err=True
         )
         sys.exit(1)
+
+
+def _disk_full(error: BaseException) -> bool:
+    """No space left, as the OS says it (ENOSPC) or as SQLite does."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    return isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error)

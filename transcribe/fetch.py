@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,12 +150,58 @@ def download(
 ) -> tuple[Path, float]:
     """Download an episode's audio into media_dir/<key>.<ext>; returns the path and the
     duration in seconds, measured by decoding the file (a file that does not decode is
-    refused, whatever the server said)."""
+    refused, whatever the server said). A server that says it is busy (429 or 503) is
+    asked again after the wait it names, `retries` times."""
+    _check_scheme(episode.media_url, allow_file_urls, local_info=_is_info_json(episode))
+    for attempt in range(retries + 1):
+        try:
+            return _download_once(episode, media_dir, timeout, retries, allow_file_urls, progress)
+        except FetchError as e:
+            wait = _busy_wait(e, attempt)
+            if wait is None or attempt == retries:
+                raise
+            log.warning("%s: the server is busy; trying again in %.0f s", episode.media_url, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+BUSY = (429, 503)  # statuses that mean "later", not "never"
+MAX_WAIT = 60.0  # seconds: a longer Retry-After waits for the next run instead
+
+
+def _busy_wait(error: Exception, attempt: int) -> float | None:
+    """Seconds to wait before trying again when the server said it is busy (429 or 503):
+    its Retry-After when it gives one in seconds, else 2, 4, 8 ...; None for any other
+    failure, or a wait too long for this run."""
+    cause: BaseException | None = error
+    while cause is not None and getattr(cause, "status", None) is None:
+        exc_info = getattr(cause, "exc_info", None)
+        cause = (
+            getattr(cause, "cause", None)
+            or (exc_info[1] if exc_info else None)
+            or cause.__cause__
+            or cause.__context__
+        )
+    if cause is None or getattr(cause, "status", None) not in BUSY:
+        return None
+    response = getattr(cause, "response", None)
+    said = response.headers.get("Retry-After", "") if response is not None else ""
+    wait = float(said) if said.strip().isdigit() else 2.0 ** (attempt + 1)
+    return wait if wait <= MAX_WAIT else None
+
+
+def _download_once(
+    episode: Episode,
+    media_dir: Path,
+    timeout: float,
+    retries: int,
+    allow_file_urls: bool,
+    progress: ProgressHook | None,
+) -> tuple[Path, float]:
     from yt_dlp import YoutubeDL
     from yt_dlp.networking.exceptions import RequestError
     from yt_dlp.utils import YoutubeDLError
 
-    _check_scheme(episode.media_url, allow_file_urls, local_info=_is_info_json(episode))
     scratch = media_dir / ".partial" / episode.key
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)

@@ -8,6 +8,7 @@ next run), never the end of the run.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -113,6 +114,8 @@ def run_job(config: Config, catalog: Catalog) -> RunReport:
 
 def fetch_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
     """List every source, record its episodes, download the media of those not yet fetched."""
+    # what a killed run was downloading (one run at a time holds the catalog's lock)
+    shutil.rmtree(config.media_dir / ".partial", ignore_errors=True)
     for source in config.sources:
         with _recorded(report, source.url, "list"):
             episodes = list_source(
