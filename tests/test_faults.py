@@ -313,3 +313,70 @@ def test_a_full_disk_is_a_clear_error_and_the_next_run_with_space_completes(medi
     assert found["large"] == ("transcribed", "")
     assert (small_disk / "site" / "episodes" / "large.html").is_file()
     assert leftovers(small_disk) == []
+
+
+def test_bad_feeds_and_articles_are_one_error_each_and_the_rest_goes_on(media, tmp_path):
+    from conftest import SHARED, article_page
+
+    huge = [  # the newest is item-9999
+        FeedEntry(
+            f"item-{n}",
+            f"Item {n}",
+            f"{2000 + n // 1000}-01-01T00:{n % 1000 // 60:02d}:{n % 60:02d}Z",
+            enclosure="good.mp3",
+        )
+        for n in range(10_000)
+    ]
+    (media / "no-guid.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Odd items</title>'
+        '<item><title>No guid</title><enclosure url="good.mp3" type="audio/mpeg"/></item>'
+        "<item><title>No enclosure</title><guid>text-only</guid></item>"
+        "</channel></rss>"
+    )
+    (media / "page.html").write_text("<html><body><p>Not a feed</p></body></html>")
+    malformed = ("no-agenda.xml", "sentimental-garbage.xml")  # real, and not well-formed
+    for name in malformed:
+        (media / name).write_bytes((SHARED / "feeds" / name).read_bytes())
+    articles = media / "articles"
+    articles.mkdir(exist_ok=True)
+    story = ["The harbour dredging starts on Monday, says harbourmaster Ingrid Solberg."] * 3
+    (articles / "good.html").write_text(article_page("Dredging starts", story))
+    (articles / "latin1.html").write_bytes(
+        article_page("Café crème in Zürich", ["Le café est très bon à Zürich."] * 3)
+        .replace('<meta charset="utf-8">', '<meta charset="iso-8859-1">')
+        .encode("latin-1")
+    )
+    (articles / "empty.html").write_text("<html><body></body></html>")
+    (articles / "enormous.html").write_bytes(b"<html><body><p>" + b"a " * 27_000_000 + b"</p>")
+    with faulty_server(media) as base:
+        write_feed(media / "huge.xml", "Huge", base, huge)
+        sources = "".join(
+            f'[[sources]]\nurl = "{base}{name}"\nlimit = 1\n'
+            for name in ("huge.xml", "no-guid.xml", "page.html", *malformed)
+        )
+        pages = [f"{base}articles/{name}.html" for name in ("good", "latin1", "empty", "enormous")]
+        listed = ", ".join(f'"{url}"' for url in [*pages, pages[0]])  # one twice
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'data = "data"\noutput = "site"\narticles = [{listed}]\n{sources}'
+            '[speech]\nmodel = "tiny.en"\n[fetch]\ntimeout = 5.0\nretries = 1\n'
+        )
+        started = time.monotonic()
+        result = run_job(config)
+        took = time.monotonic() - started
+    out = result.stdout
+    assert result.returncode == 1
+    assert f"FAILED list: {base}page.html:" in out  # an HTML page is no feed: said so
+    found = states(tmp_path)
+    assert found["item-9999"][0] == "transcribed"  # the huge feed listed, its newest taken
+    with sqlite3.connect(tmp_path / "data" / "catalog.sqlite") as db:
+        sources_listed = {r[0] for r in db.execute("SELECT source FROM episodes")}
+    for name in malformed:  # read leniently; their media is on the internet, out of reach
+        assert base + name in sources_listed
+    assert "text-only" not in found  # no enclosure: nothing to play, not an episode
+    assert any("good.mp3" in episode_id for episode_id in found)  # no guid: its enclosure
+    with sqlite3.connect(tmp_path / "data" / "catalog.sqlite") as db:
+        titles = [r[0] for r in db.execute("SELECT title FROM articles")]
+    assert sorted(titles) == ["Café crème in Zürich", "Dredging starts"]  # once each
+    assert "enormous.html: larger than 50 MiB" in out and "empty.html" in out
+    assert took < 300

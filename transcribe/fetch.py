@@ -166,13 +166,11 @@ def download(
 
 
 BUSY = (429, 503)  # statuses that mean "later", not "never"
-MAX_WAIT = 60.0  # seconds: a longer Retry-After waits for the next run instead
 
 
 def _busy_wait(error: Exception, attempt: int) -> float | None:
-    """Seconds to wait before trying again when the server said it is busy (429 or 503):
-    its Retry-After when it gives one in seconds, else 2, 4, 8 ...; None for any other
-    failure, or a wait too long for this run."""
+    """Seconds to wait before trying again when the server said it is busy (429 or 503),
+    as http.retry_after reads its Retry-After; None for any other failure."""
     cause: BaseException | None = error
     while cause is not None and getattr(cause, "status", None) is None:
         exc_info = getattr(cause, "exc_info", None)
@@ -185,9 +183,8 @@ def _busy_wait(error: Exception, attempt: int) -> float | None:
     if cause is None or getattr(cause, "status", None) not in BUSY:
         return None
     response = getattr(cause, "response", None)
-    said = response.headers.get("Retry-After", "") if response is not None else ""
-    wait = float(said) if said.strip().isdigit() else 2.0 ** (attempt + 1)
-    return wait if wait <= MAX_WAIT else None
+    header = response.headers.get("Retry-After") if response is not None else None
+    return http.retry_after(header, attempt)
 
 
 def _download_once(

@@ -39,7 +39,7 @@ def get(url: str, timeout: float = 30.0, retries: int = 2, allow_file: bool = Fa
             retryable = e.code == 429 or e.code >= 500
             if not retryable or attempt == retries:
                 raise FetchError(f"{url}: HTTP {e.code} {e.reason}") from e
-            pause = _retry_after(e.headers.get("Retry-After"), attempt)
+            pause = retry_after(e.headers.get("Retry-After"), attempt)
         except (ValueError, http.client.HTTPException) as e:  # a malformed URL or response
             raise FetchError(f"{url[:200]}: {e}") from e
         except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
@@ -51,8 +51,13 @@ def get(url: str, timeout: float = 30.0, retries: int = 2, allow_file: bool = Fa
     raise AssertionError("unreachable")
 
 
-def _retry_after(header: str | None, attempt: int) -> float:
+MAX_WAIT = 60.0  # seconds a busy server's Retry-After is waited, at most
+
+
+def retry_after(header: str | None, attempt: int) -> float:
+    """Seconds to wait before asking a busy server again: its Retry-After (in seconds, at
+    most MAX_WAIT), else 1, 2, 4 ... by attempt."""
     try:
-        return min(float(header), 60.0) if header else 2.0**attempt
+        return min(float(header), MAX_WAIT) if header else 2.0**attempt
     except ValueError:
         return 2.0**attempt
