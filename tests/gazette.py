@@ -6,6 +6,7 @@ articles, and one run of the whole job over it, shared by the end-to-end and the
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -59,6 +60,46 @@ ARTICLES = {
             "within a decade if funding allows.",
         ],
     ),
+    "tram": (  # an article whose title, author and text carry markup (stored as text)
+        'Velvet Lane tram depot reopens <img src=x onerror="window.__pwned = 3">',
+        [
+            "The tram depot on Velvet Lane reopens on Friday with eight new trams.",
+            "Transit Director Amara Quist said riders of the Velvet Lane line waited two "
+            "years for the depot to reopen.",
+            "<script>window.__pwned = 7</script> Quist thanked the depot crews.",
+        ],
+    ),
+}
+PAYLOAD_AUTHOR = "<script>window.__pwned = 8</script>"
+# the publisher's own transcript and chapters, with markup in every field
+TRAM_TRANSCRIPT = {
+    "version": "1.0.0",
+    "segments": [
+        {
+            "startTime": 0.0,
+            "endTime": 4.0,
+            "speaker": "<b onmouseover=alert(1)>Host</b>",
+            "body": "The tram depot on Velvet Lane reopens on Friday with eight new trams, "
+            "says Transit Director Amara Quist. <script>window.__pwned = 4</script>",
+        },
+        {
+            "startTime": 4.0,
+            "endTime": 8.0,
+            "body": "Riders of the Velvet Lane line waited two years for the depot. "
+            '<svg onload="window.__pwned = 5"></svg><img src=x onerror="window.__pwned = 6">',
+        },
+    ],
+}
+TRAM_CHAPTERS = {
+    "version": "1.2.0",
+    "chapters": [
+        {
+            "startTime": 0,
+            "title": '<img src=x onerror="window.__pwned = 9">The depot',
+            "url": "javascript:window.__pwned = 10",
+        },
+        {"startTime": 4, "title": "</script><script>window.__pwned = 11</script>Riders"},
+    ],
 }
 PAYLOAD_TITLE = "Bridge news <script>window.__pwned = 1</script>"
 PAYLOAD_DESCRIPTION = (
@@ -79,9 +120,14 @@ def outlet(site: Path, base_url: str, spoken) -> dict:
     for slug, (title, paragraphs) in ARTICLES.items():
         page = folder / "articles" / f"{slug}.html"
         page.parent.mkdir(parents=True, exist_ok=True)
+        author = PAYLOAD_AUTHOR if slug == "tram" else "Staff"
         page.write_text(
-            article_page(title, paragraphs, canonical=f"https://gazette.example/{slug}")
+            article_page(
+                title, paragraphs, canonical=f"https://gazette.example/{slug}", author=author
+            )
         )
+    (folder / "tram.json").write_text(json.dumps(TRAM_TRANSCRIPT))
+    (folder / "tram-chapters.json").write_text(json.dumps(TRAM_CHAPTERS))
     write_feed(
         folder / "articles.xml",
         "The Test Gazette",
@@ -118,6 +164,19 @@ def outlet(site: Path, base_url: str, spoken) -> dict:
         ),
         FeedEntry(
             "ep-local-file", "Sneaky", "2026-10-12T18:00:00Z", enclosure="file:///etc/passwd"
+        ),
+        FeedEntry(
+            "ep-tram",
+            "The tram depot",
+            "2026-10-09T18:00:00Z",
+            enclosure="audio/e2e-bridge.mp3",
+            extra=(
+                ("transcript", {"url": "e2e/tram.json", "type": "application/json"}),
+                (
+                    "chapters",
+                    {"url": "e2e/tram-chapters.json", "type": "application/json+chapters"},
+                ),
+            ),
         ),
     ]
     write_feed(folder / "podcast.xml", "Gazette <b>Weekly</b>", base_url, episodes)

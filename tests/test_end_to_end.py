@@ -19,6 +19,26 @@ from transcribe.cli import cli
 pytestmark = pytest.mark.slow
 
 
+def active_content(html: str) -> list[str]:
+    """What in a page could run script, other than our own: event-handler attributes,
+    script elements, javascript: links, SVG, frames."""
+    from lxml import html as lxml_html
+
+    found = []
+    for element in lxml_html.fromstring(html).iter():
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag == "script" and element.get("src", "").endswith("static/player.js"):
+            continue
+        if tag == "script" and element.get("type") == "application/ld+json":
+            continue
+        if tag in ("script", "svg", "iframe", "object", "embed"):
+            found.append(tag)
+        for name, value in element.attrib.items():
+            if name.lower().startswith("on") or value.strip().lower().startswith("javascript:"):
+                found.append(f"{tag} {name}={value}")
+    return found
+
+
 def catalog(outlet: dict) -> sqlite3.Connection:
     db = sqlite3.connect(outlet["root"] / "data" / "catalog.sqlite")
     db.row_factory = sqlite3.Row
@@ -46,6 +66,7 @@ def test_run_finishes_good_episodes_and_reports_bad_ones(outlet, first_run):
         "ep-random": "listed",
         "ep-silence": "fetched",
         "ep-local-file": "listed",
+        "ep-tram": "transcribed",  # the publisher's transcript, imported
     }
     assert set(errors) == {"ep-missing", "ep-random", "ep-silence", "ep-local-file"}
 
@@ -77,9 +98,10 @@ def test_each_episode_links_to_its_article_and_not_the_others(outlet, first_run)
             links.setdefault(episode_id, []).append(url)
             assert json.loads(evidence)[0]["terms"]  # every link says why
         articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
-    assert articles == 3
+    assert articles == 4
     assert links["ep-bridge"] == ["https://gazette.example/bridge"]
     assert links["ep-library"] == ["https://gazette.example/library"]
+    assert links["ep-tram"] == ["https://gazette.example/tram"]
 
 
 def test_site_files_are_written_and_name_no_path_from_the_feed(outlet, first_run):
@@ -113,9 +135,29 @@ def test_feed_payloads_render_inert(outlet, first_run):
     html = payload_page.read_text() + (site / "index.html").read_text()
     assert "<script>window.__pwned" not in html
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
-    assert "onerror" not in html and "javascript:" not in html and "alert(2)" not in html
+    assert active_content(html) == [] and "alert(2)" not in html
     assert "<em>kept</em>" in payload_page.read_text()
     assert "Gazette &lt;b&gt;Weekly&lt;/b&gt;" in html
+
+
+def test_payloads_in_articles_transcripts_and_chapters_render_as_text(outlet, first_run):
+    """The publisher's transcript (and its speaker), its chapter titles and links, an
+    article's title, author and text: every field that reaches a page, shown as text."""
+    site = outlet["root"] / "site"
+    page = (site / "episodes" / "ep-tram.html").read_text()
+    search_text = (site / "search" / "text" / "ep-tram.js").read_text()
+    everything = page + (site / "index.html").read_text() + search_text
+    for n in range(3, 12):  # each payload's own number: none is left as markup
+        assert f"<script>window.__pwned = {n}" not in everything
+        assert f'onerror="window.__pwned = {n}"' not in everything
+        assert f'onload="window.__pwned = {n}"' not in everything
+    assert active_content(page) == []
+    assert "&lt;script&gt;window.__pwned = 4&lt;/script&gt;" in page  # transcript text
+    assert "&lt;img src=x onerror=&#34;window.__pwned = 9&#34;&gt;The depot" in page  # chapter
+    assert "Velvet Lane tram depot reopens &lt;img src=x" in page  # the article's headline
+    assert "</script>" not in search_text  # the search index cannot close its script
+    chapters = json.loads((site / "episodes" / "ep-tram.chapters.json").read_text())
+    assert [c.get("url", "") for c in chapters["chapters"]] == ["", ""]  # javascript: dropped
 
 
 def test_rerun_downloads_and_transcribes_nothing_then_picks_up_a_fixed_episode(
@@ -127,7 +169,7 @@ def test_rerun_downloads_and_transcribes_nothing_then_picks_up_a_fixed_episode(
         created = dict(db.execute("SELECT episode_id, created_at FROM transcripts"))
     again = CliRunner().invoke(cli, ["-q", "--config", str(outlet["config"]), "run"])
     assert "0 new, 0 downloaded" in again.output
-    assert "speech: nothing to transcribe (3 already transcribed)" in again.output
+    assert "speech: nothing to transcribe (4 already transcribed)" in again.output
     assert "linking: 0 episodes linked" in again.output
     assert media.stat().st_mtime_ns == stamp
     with catalog(outlet) as db:
