@@ -380,3 +380,72 @@ def test_bad_feeds_and_articles_are_one_error_each_and_the_rest_goes_on(media, t
     assert sorted(titles) == ["Café crème in Zürich", "Dredging starts"]  # once each
     assert "enormous.html: larger than 50 MiB" in out and "empty.html" in out
     assert took < 300
+
+
+PEAK_MEMORY = (  # the job as the console script, reporting its peak memory (KiB) at exit
+    "import atexit, resource, sys\n"
+    "atexit.register(lambda: print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+    " file=sys.stderr))\n"
+    "from transcribe.cli import main\n"
+    "sys.argv = ['transcribe', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def peak_kib(config: Path) -> tuple[int, subprocess.CompletedProcess]:
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_MEMORY, "-q", "--config", str(config), "run"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    peaks = [line for line in result.stderr.splitlines() if line.startswith("peak ")]
+    assert peaks, result.stderr
+    return int(peaks[-1].split()[1]), result
+
+
+def test_a_three_hour_episode_keeps_memory_flat(media, tmp_path):
+    """Memory is that of the windows being decoded and transcribed, not of the episode:
+    three hours (a minute of speech, then quiet) peak within 150 MiB of three minutes."""
+    for name, seconds in (("three-minutes", 180), ("three-hours", 10_800)):
+        ffmpeg(
+            "-i", str(media / "good.mp3"), "-af", f"apad=whole_dur={seconds}",
+            "-ac", "1", "-ar", "16000", "-b:a", "16k", str(media / f"{name}.mp3"),
+        )  # fmt: skip
+    peaks = {}
+    with faulty_server(media) as base:
+        for name in ("three-minutes", "three-hours"):
+            write_feed(
+                media / f"{name}.xml",
+                name,
+                base,
+                [FeedEntry(name, name, "2026-10-01T08:00:00Z", enclosure=f"{name}.mp3")],
+            )
+            folder = tmp_path / name
+            folder.mkdir()
+            peaks[name], result = peak_kib(write_config(folder, f"{base}{name}.xml"))
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert states(folder)[name][0] == "transcribed"
+    print("peak KiB", peaks)
+    assert peaks["three-hours"] - peaks["three-minutes"] < 150 * 1024, peaks
+
+
+def test_a_full_disk_under_the_site_stops_the_render_cleanly(media, tmp_path, small_disk):
+    with faulty_server(media) as base:
+        write_feed(
+            media / "pages.xml",
+            "Pages",
+            base,
+            [FeedEntry("paged", "paged", "2026-10-01T08:00:00Z", enclosure="good.mp3")],
+        )
+        config = write_config(tmp_path, base + "pages.xml")
+        config.write_text(config.read_text().replace('output = "site"', f'output = "{small_disk}"'))
+        filler = fill(small_disk, leave=0)
+        full = run_job(config)
+        assert full.returncode == 1 and "the disk is full" in full.stderr
+        assert states(tmp_path)["paged"][0] == "transcribed"  # the work before it is kept
+        assert leftovers(small_disk) == [] and not (small_disk / "episodes" / "paged.html").exists()
+        filler.unlink()
+        final = run_job(config)
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert (small_disk / "episodes" / "paged.html").is_file() and leftovers(small_disk) == []

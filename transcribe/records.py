@@ -11,13 +11,17 @@ import re
 from dataclasses import dataclass, field
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# names Windows keeps for devices, whatever extension follows ("con.html" too)
+WINDOWS_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul", *(f"com{n}" for n in range(10)), *(f"lpt{n}" for n in range(10))]
+)
 _DIGEST_PREFIX = "h."  # a "." never appears in a plain key, so the two kinds cannot collide
 
 
 def file_key(episode_id: str) -> str:
     """A file-name-safe key for an episode id: the id itself when it is plainly safe
     (a YouTube video id, say), otherwise a digest of it, so no feed value ever picks a path."""
-    if _SAFE_KEY.fullmatch(episode_id):
+    if _SAFE_KEY.fullmatch(episode_id) and episode_id.lower() not in WINDOWS_RESERVED:
         return episode_id
     digest = hashlib.sha256(episode_id.encode("utf-8", "surrogatepass")).hexdigest()[:24]
     return _DIGEST_PREFIX + digest

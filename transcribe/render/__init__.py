@@ -35,7 +35,7 @@ from markupsafe import Markup
 from ..catalog import Catalog
 from ..files import write_atomic
 from ..formats import FORMATS, clock, json_chapters
-from ..records import Episode, Segment
+from ..records import WINDOWS_RESERVED, Episode, Segment
 from .search import Searchable, index_scripts, text_script, vocabulary
 from .syndication import EpisodeFiles, enriched_feed, json_ld, sitemap
 
@@ -238,18 +238,7 @@ def show_key(title: str, source: str = "") -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "show"
     if source:
         slug += "-" + hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return slug if slug not in _RESERVED else f"{slug}-show"
-
-
-# names Windows keeps for devices, whatever their extension
-_RESERVED = {
-    "con",
-    "prn",
-    "aux",
-    "nul",
-    *(f"com{n}" for n in range(10)),
-    *(f"lpt{n}" for n in range(10)),
-}
+    return slug if slug not in WINDOWS_RESERVED else f"{slug}-show"
 
 
 def same_story(
