@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import http.server
 import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import partial
+from contextlib import AbstractContextManager
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from transcribe.demo import serve
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -73,25 +72,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     do_HEAD = do_GET  # noqa: N815
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # clients that hang up (timeouts, the short body) are the point
-
-
-@contextmanager
-def faulty_server(directory: Path) -> Iterator[str]:
+def faulty_server(directory: Path) -> AbstractContextManager[str]:
     """Serve `directory` with the faults above; yields the base URL, ending in "/"."""
-    handler = partial(type("Handler", (_Handler,), {"busy_seen": set()}), directory=str(directory))
-    server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve(directory, type("Handler", (_Handler,), {"busy_seen": set()}))
 
 
 def refused_url(name: str) -> str:

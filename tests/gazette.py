@@ -170,6 +170,9 @@ def outlet(site: Path, base_url: str, spoken) -> dict:
             "The tram depot",
             "2026-10-09T18:00:00Z",
             enclosure="audio/e2e-bridge.mp3",
+            content='<p>Full notes, <em>kept</em> <img src=x onerror="window.__pwned = 12">'
+            "<svg><script>window.__pwned = 13</script></svg>"
+            '<a href="javascript:window.__pwned = 14">a link</a></p>',
             extra=(
                 ("transcript", {"url": "e2e/tram.json", "type": "application/json"}),
                 (

@@ -147,7 +147,8 @@ def test_payloads_in_articles_transcripts_and_chapters_render_as_text(outlet, fi
     page = (site / "episodes" / "ep-tram.html").read_text()
     search_text = (site / "search" / "text" / "ep-tram.js").read_text()
     everything = page + (site / "index.html").read_text() + search_text
-    for n in range(3, 12):  # each payload's own number: none is left as markup
+    assert "Full notes, <em>kept</em>" in page  # content:encoded, sanitized
+    for n in range(3, 15):  # each payload's own number: none is left as markup
         assert f"<script>window.__pwned = {n}" not in everything
         assert f'onerror="window.__pwned = {n}"' not in everything
         assert f'onload="window.__pwned = {n}"' not in everything

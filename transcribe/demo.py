@@ -47,6 +47,7 @@ class FeedEntry:
     enclosure_type: str = "audio/mpeg"
     duration: float | None = None
     extra: tuple[tuple[str, dict[str, str]], ...] = ()  # (podcast:tag, attributes)
+    content: str = ""  # content:encoded (HTML)
 
 
 def ffmpeg(*arguments: str) -> None:
@@ -103,6 +104,8 @@ def write_feed(
         )
         if entry.description:
             _sub(item, "description", entry.description)
+        if entry.content:
+            _sub(item, f"{{{CONTENT_NS}}}encoded", entry.content)
         if entry.link:
             _sub(item, "link", _absolute(base_url, entry.link))
         if entry.enclosure:
@@ -125,10 +128,12 @@ def write_feed(
 
 
 @contextmanager
-def serve(directory: Path) -> Iterator[str]:
+def serve(
+    directory: Path, handler_class: type[http.server.SimpleHTTPRequestHandler] | None = None
+) -> Iterator[str]:
     """Serve a folder over HTTP on 127.0.0.1 (a free port) while the block runs; yields the
-    base URL, ending in "/"."""
-    handler = partial(_QuietHandler, directory=str(directory))
+    base URL, ending in "/". `handler_class`: another request handler (the tests' faults)."""
+    handler = partial(handler_class or _QuietHandler, directory=str(directory))
     server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
