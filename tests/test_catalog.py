@@ -12,7 +12,7 @@ import pytest
 
 from transcribe.catalog import Catalog
 from transcribe.errors import CatalogBusyError, CatalogError
-from transcribe.records import Episode, file_key
+from transcribe.records import Article, Episode, file_key
 
 
 def test_file_keys_are_safe_and_never_collide():
@@ -63,3 +63,14 @@ def test_a_file_that_is_no_catalog_is_one_clear_error(tmp_path):
     for _ in range(2):  # the second time too: the failed open let its lock go
         with pytest.raises(CatalogError, match="not a usable catalog"):
             Catalog(path)
+
+
+def test_the_index_is_queried_with_words_as_said_not_stems():
+    # the index stems what it is given; a stem stemmed again can change ("hous" -> "hou")
+    with Catalog(":memory:") as catalog:
+        article = Article(url="https://n.example/h", title="Sold", text="The house was sold.")
+        article_id = catalog.add_article(article)
+        assert catalog.tokenize("house") == ["hous"]
+        assert catalog.articles_with(["house"]) == {"house": [article_id]}
+        assert [a for a, _ in catalog.search_articles(["house"])] == [article_id]
+        assert catalog.articles_with(["hous"]) == {"hous": []}  # why the words are kept

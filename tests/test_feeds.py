@@ -157,3 +157,13 @@ def test_a_gzip_bomb_sitemap_is_refused_not_inflated():
         parse_sitemap(bomb, "http://127.0.0.1/sitemap.xml.gz")
     with pytest.raises(NotAFeedError, match="broken gzip"):
         parse_sitemap(b"\x1f\x8b not gzip at all", "http://127.0.0.1/s.xml.gz")
+
+
+def test_a_busy_servers_wait_is_read_whatever_it_says():
+    from transcribe.http import MAX_WAIT, retry_after
+
+    assert retry_after("3", 0) == 3.0
+    assert retry_after("-5", 0) == 0.0 and retry_after("nan", 1) == 2.0
+    assert retry_after("99999", 0) == MAX_WAIT and retry_after("soon", 2) == 4.0
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 0) == 0.0  # a date in the past
+    assert retry_after(None, 3) == 8.0

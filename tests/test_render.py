@@ -137,6 +137,8 @@ def test_search_index_finds_words_without_case_or_accents(catalog, tmp_path):
         "ete",
         "fine",
     }
+    # a combining mark does not split a word: the page's script sees these words whole too
+    assert vocabulary("İstanbul cafe\u0301s नमस्ते") == {"istanbul", "cafes", "नमसत"}
     words = (tmp_path / "search" / "words-c.js").read_text()
     table = json.loads(words[words.index("{") : words.rindex(")")])
     assert table["cafe"] == [0, 1, 2]
@@ -148,3 +150,53 @@ def test_without_a_base_url_there_is_no_feed_and_the_report_says_why(catalog, tm
     report = render_site(catalog, tmp_path, RenderOptions())
     assert not (tmp_path / "feeds").exists() and not (tmp_path / "sitemap.xml").exists()
     assert "base_url" in report.summary()
+
+
+def test_the_enriched_feed_is_xml_readers_take_and_each_show_gets_its_own_files():
+    from lxml import etree
+
+    from transcribe.render.syndication import EpisodeFiles, enriched_feed
+
+    original = (
+        b'<?xml version="1.0"?><rss version="2.0" '
+        b'xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel>'
+        b"<title>A&nbsp;B &copy; &madeup;</title>"
+        b'<item><guid>1</guid><enclosure url="https://b.example/1.mp3" type="audio/mpeg"/>'
+        b'<podcast:chapters url="https://b.example/1.json" type="application/json+chapters"/>'
+        b"</item></channel></rss>"
+    )
+    source = "https://b.example/feed.xml"
+    mine = episode(1, "2026-10-01", source=source)
+    mine.id = f"{source}#1"  # another show had guid "1" first: the fetch stage keeps both
+    other = episode(1, "2026-10-01", source="https://a.example/feed.xml")
+    other.id = "1"
+    files = {
+        e.id: EpisodeFiles([(f"https://s.example/{tag}.vtt", "text/vtt")], "en", "https://c")
+        for e, tag in ((mine, "mine"), (other, "other"))
+    }
+    feed = enriched_feed(original, source, "B", [mine], files)
+    root = etree.fromstring(feed)  # well-formed: no undefined entity left
+    assert root.findtext("channel/title") == "A\xa0B © "
+    item = root.find("channel/item")
+    podcast = "{https://podcastindex.org/namespace/1.0}"
+    assert [t.get("url") for t in item.iter(f"{podcast}transcript")] == [
+        "https://s.example/mine.vtt"
+    ]
+    assert len(item.findall(f"{podcast}chapters")) == 1  # the publisher's, not a second
+
+
+def test_page_summaries_are_plain_text_read_once():
+    from transcribe.render import plain_text
+
+    html = "<p>Tom &amp; Jerry say 1 &lt; 2</p><p>Next<script>alert(1)</script></p>"
+    assert plain_text(html) == "Tom & Jerry say 1 < 2 Next"
+
+
+def test_a_change_within_the_same_second_is_rendered(catalog, tmp_path):
+    from transcribe.records import Chapter
+
+    catalog.save_chapters("ep-1", [Chapter(0.0, "First title")], "test", "found")
+    render_site(catalog, tmp_path, RenderOptions())
+    catalog.save_chapters("ep-1", [Chapter(0.0, "Second title")], "test", "found")
+    render_site(catalog, tmp_path, RenderOptions())
+    assert "Second title" in (tmp_path / "episodes" / "ep-1.html").read_text()

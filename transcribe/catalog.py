@@ -233,7 +233,8 @@ def body_hash(text: str) -> str:
 
 
 def now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
+    # to the microsecond: the render stamps tell a change within the second from the one before
+    return datetime.now(UTC).isoformat()
 
 
 class Catalog:
@@ -725,8 +726,9 @@ class Catalog:
             self.db.execute("INSERT OR REPLACE INTO stamps VALUES ('index_merged', ?)", (changes,))
 
     def search_articles(self, terms: Iterable[str], limit: int = 10) -> list[tuple[int, float]]:
-        """Articles matching any of the (already tokenized) terms, best BM25 first, as
-        (article id, score) with higher scores better."""
+        """Articles matching any of the words, best BM25 first, as (article id, score) with
+        higher scores better. The index stems each word: give words as written, not terms
+        it made (stemming a stem again can change it)."""
         query = " OR ".join(f'"{t}"' for t in sorted(set(terms)) if '"' not in t)
         if not query:
             return []
@@ -738,8 +740,8 @@ class Catalog:
         return [(row[0], -row[1]) for row in rows]
 
     def articles_with(self, terms: list[str]) -> dict[str, list[int]]:
-        """The articles that hold each of the (already tokenized) terms: their postings,
-        unranked (a query per term: faster than one UNION ALL of them, measured)."""
+        """The articles that hold each word (the index tokenizes and stems it): its
+        postings, unranked (a query per word: faster than one UNION ALL of them, measured)."""
         return {
             term: [
                 row[0]

@@ -307,12 +307,13 @@ def _merge(feed: Feed, entries: list[dict[str, Any]]) -> list[Episode]:
         except FetchError:
             continue
         by_id[episode.id] = episode
-    for item in feed.items:
+    items = feed.items  # made anew on each reading: fill in this list, and return it
+    for item in items:
         listed = by_id.get(item.id)
         if listed:
             item.duration = item.duration or listed.duration
             item.published = item.published or listed.published
-    return feed.items
+    return items
 
 
 def _from_info_json(path: Path, timeout: float) -> list[Episode]:

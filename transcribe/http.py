@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import math
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from .errors import FetchError
 
@@ -55,9 +58,16 @@ MAX_WAIT = 60.0  # seconds a busy server's Retry-After is waited, at most
 
 
 def retry_after(header: str | None, attempt: int) -> float:
-    """Seconds to wait before asking a busy server again: its Retry-After (in seconds, at
-    most MAX_WAIT), else 1, 2, 4 ... by attempt."""
+    """Seconds to wait before asking a busy server again: its Retry-After, in seconds or as
+    a date (at most MAX_WAIT), else 1, 2, 4 ... by attempt."""
+    backoff = min(2.0**attempt, MAX_WAIT)
+    if not header:
+        return backoff
     try:
-        return min(float(header), MAX_WAIT) if header else 2.0**attempt
+        seconds = float(header)
     except ValueError:
-        return 2.0**attempt
+        try:
+            seconds = (parsedate_to_datetime(header) - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return backoff
+    return min(max(seconds, 0.0), MAX_WAIT) if math.isfinite(seconds) else backoff

@@ -295,6 +295,9 @@ class _Scorer:
         self.name_weights: dict[str, float] = {}
         self.weights: dict[int, float] = {}  # document frequency -> weight
         self.postings: dict[str, list[int]] = {}  # a big archive's rare terms, once read
+        # a term as it was said: the index's MATCH stems what it is given, and stemming a
+        # stem again can change it ("hous" -> "hou"), so queries give the word as said
+        self.said: dict[str, str] = {}
         self.unindexed: set[str] = set()  # terms in no article
         self.dense = dense_index(index, options.dense_model) if options.dense_model else None
 
@@ -330,12 +333,13 @@ class _Scorer:
         scorer then judges each candidate on all the words). A passage that tells two
         stories may then find only one: the price of the speed."""
         if self.total <= ALL_TERMS_UP_TO:
-            return [a for a, _ in self.index.search_articles(telling, wanted)]
+            said = [self.said.get(t, t) for t in telling]
+            return [a for a, _ in self.index.search_articles(said, wanted)]
         rarest = sorted(telling, key=lambda t: self.frequencies.get(t, 0))[:QUERY_TERMS]
         held: dict[int, float] = defaultdict(float)
-        self.postings.update(
-            self.index.articles_with([t for t in rarest if t not in self.postings])
-        )
+        unread = {self.said.get(t, t): t for t in rarest if t not in self.postings}
+        for word, articles in self.index.articles_with(list(unread)).items():
+            self.postings[unread[word]] = articles
         for term in rarest:
             weight = self.weight(self.frequencies[term])
             for article_id in self.postings[term]:
@@ -351,9 +355,12 @@ class _Scorer:
         found = self.index.document_frequencies(unknown)
         self.frequencies.update(found)
         self.unindexed.update(t for t in unknown if t not in found)
+        stem_of = _stems_of_words(passage.text, stems)
+        for word, stem in stem_of.items():
+            self.said.setdefault(stem, word)
         return _Reading(
             passage=passage,
-            stem_of=_stems_of_words(passage.text, stems),
+            stem_of=stem_of,
             telling=[t for t in telling if t in self.frequencies],
             names=[(name, _runs(name)) for name in proper_names(passage.text)],
         )

@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from functools import cache
+from html import unescape
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -181,7 +182,7 @@ def _render_episode(
     base = options.base_url.rstrip("/") + "/" if options.base_url else ""
     media_src = _media_src(catalog, episode, output, options)
     description = sanitize_html(episode.content_html or episode.description)
-    summary = " ".join(nh3.clean(str(description), tags=set()).split())
+    summary = plain_text(episode.content_html or episode.description)
     summary = summary[:297] + "…" if len(summary) > 300 else summary
     page_url = f"{base}episodes/{episode.key}.html" if base else ""
     page = env.get_template("episode.html").render(
@@ -302,6 +303,16 @@ def sanitize_html(html: str) -> Markup:
     return Markup(cleaned)
 
 
+def plain_text(html: str) -> str:
+    """The publisher's HTML as one line of plain text (for meta tags and JSON-LD, which
+    escape it themselves): blocks apart, tags gone, entities read."""
+    spaced = _BLOCK_START.sub(" <", html)
+    return " ".join(unescape(nh3.clean(spaced, tags=set())).split())
+
+
+_BLOCK_START = re.compile(r"<(?=/?(?:p|br|li|div|blockquote|h[1-6]|tr|td)\b)", re.IGNORECASE)
+
+
 def safe_url(url: str) -> str:
     """A URL for an href: only http(s) and mailto; anything else becomes inert."""
     return url if urlparse(url.strip()).scheme.lower() in SAFE_SCHEMES else "#"
@@ -384,7 +395,10 @@ def _stamp(
         asdict(options),
         asdict(episode),
         made_from,
-        [(other.key, other.title, other.published, shared) for other, shared in related],
+        [
+            (other.key, other.title, other.published, other.show, other.kind, shared)
+            for other, shared in related
+        ],
         [show.key, show.title],
         media_path,
     ]

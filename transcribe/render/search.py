@@ -44,13 +44,13 @@ def normalized_words(text: str) -> list[str]:
 
 
 def vocabulary(text: str) -> set[str]:
-    """The distinct normalized_words of a text (accents are taken off the few words that
-    have them, not off the whole text: five times faster on a transcript)."""
-    words = set(_WORD.findall(text.lower()))
-    plain = {word for word in words if word.isascii()}
-    for word in words - plain:
-        plain.update(normalized_words(word))
-    return plain
+    """The distinct normalized_words of a text. Accents are taken off the few words that
+    have them, not off the whole text (five times faster on a transcript); such words are
+    taken whole, between spaces, since a combining mark would split them."""
+    words: set[str] = set()
+    for token in set(text.lower().split()):
+        words.update(_WORD.findall(token) if token.isascii() else normalized_words(token))
+    return words
 
 
 @cache

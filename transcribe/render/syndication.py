@@ -10,6 +10,7 @@ channel, a playlist, an Atom feed) gets a plain RSS feed made from the catalog i
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,12 +46,16 @@ def enriched_feed(
     root = _rss_root(original, source)
     if root is not None and original:  # the items, numbered as the fetch stage numbered them
         ids = parse_feed(original, source).entry_ids()
+        _resolve_entities(root)
     else:
         root = _new_feed(show, episodes)
         ids = [e.id for e in episodes]
+    # this show's own episodes only: a guid another show also uses was stored as
+    # "SOURCE#GUID" by the fetch stage
+    own = {e.id: files[e.id] for e in episodes if e.id in files}
     channel = root.find("channel")
     for item, episode_id in zip(channel.iterfind("item"), ids, strict=False):
-        made = files.get(episode_id)
+        made = own.get(episode_id) or own.get(f"{source}#{episode_id}")
         if made is None:
             continue
         for url, kind in made.transcripts:
@@ -61,13 +66,41 @@ def enriched_feed(
                 tag.set("language", made.language)
             if kind in ("text/vtt", "application/x-subrip"):
                 tag.set("rel", "captions")
-        if made.chapters:
+        if made.chapters and not _has_chapters(item):  # one a item; the publisher's first
             tag = etree.SubElement(item, f"{{{PODCAST}}}chapters", nsmap={"podcast": PODCAST})
             tag.set("url", made.chapters)
             tag.set("type", "application/json+chapters")
     etree.cleanup_namespaces(root, top_nsmap={"podcast": PODCAST})
-    etree.indent(root, space="  ")
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def _has_chapters(item: etree._Element) -> bool:
+    return any(
+        isinstance(child.tag, str)
+        and etree.QName(child).localname == "chapters"
+        and "podcast" in (etree.QName(child).namespace or "")
+        for child in item
+    )
+
+
+def _resolve_entities(root: etree._Element) -> None:
+    """Entities the lenient parser left unexpanded (&nbsp; in an RSS feed, with no DTD to
+    define it) become their characters (or nothing, when unknown): written back as
+    entities, they would make the feed XML that no reader accepts."""
+    for entity in list(root.iter(etree.Entity)):
+        name = entity.text.strip("&;") if entity.text else ""
+        character = html.unescape(f"&{name};") if name else ""
+        character = "" if character.startswith("&") else character
+        parent = entity.getparent()
+        if parent is None:
+            continue
+        text = character + (entity.tail or "")
+        previous = entity.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + text
+        else:
+            parent.text = (parent.text or "") + text
+        parent.remove(entity)
 
 
 def _rss_root(original: bytes | None, source: str) -> etree._Element | None:

@@ -80,7 +80,7 @@
   function search(text) {
     var query = normalize(text);
     if (!query.length) return Promise.resolve([]);
-    var prefix = query[query.length - 1].length >= 3 && !/\s$/.test(text);
+    var prefix = isPrefix(text, query);
     var shards = {};
     query.forEach(function (w) { shards[shardOf(w)] = true; });
     return Promise.all(Object.keys(shards).map(function (name) {
@@ -96,20 +96,34 @@
         }, {});
       });
       var numbers = Object.keys(common || {}).map(Number).sort(function (a, b) { return a - b; });
-      var episodes = numbers.slice(0, MAX_EPISODES).map(function (n) { return S.episodes[n]; })
-        .filter(Boolean);
-      return Promise.all(episodes.map(function (e) {
-        return load("search/text/" + encodeURIComponent(e[0]) + ".js");
-      })).then(function () {
-        return episodes.map(function (episode) {
-          var rows = S.texts[episode[0]] || [];
-          var hits = phraseHits(rows, query, prefix).map(function (hit) {
-            return { start: hit.start, row: hit.row, text: rows[hit.row][1] };
-          });
-          return { episode: episode, hits: hits };
-        }).filter(function (result) { return result.hits.length; });
-      });
+      var candidates = numbers.map(function (n) { return S.episodes[n]; }).filter(Boolean);
+      return phraseResults(candidates, query, prefix, []);
     });
+  }
+
+  // the episodes (newest first) that say the words one after another, read a batch at a
+  // time until MAX_EPISODES have them: many may say each word, few the phrase
+  function phraseResults(candidates, query, prefix, found) {
+    if (!candidates.length || found.length >= MAX_EPISODES) return Promise.resolve(found);
+    var batch = candidates.slice(0, MAX_EPISODES), rest = candidates.slice(MAX_EPISODES);
+    return Promise.all(batch.map(function (e) {
+      return load("search/text/" + encodeURIComponent(e[0]) + ".js");
+    })).then(function () {
+      batch.forEach(function (episode) {
+        var rows = S.texts[episode[0]] || [];
+        var hits = phraseHits(rows, query, prefix).map(function (hit) {
+          return { start: hit.start, row: hit.row, text: rows[hit.row][1] };
+        });
+        if (hits.length && found.length < MAX_EPISODES) found.push({ episode: episode, hits: hits });
+      });
+      return phraseResults(rest, query, prefix, found);
+    });
+  }
+
+  // the last word counts as unfinished (a prefix) when it has 3 letters or more and the
+  // query does not end in a space
+  function isPrefix(text, query) {
+    return query.length > 0 && query[query.length - 1].length >= 3 && !/\s$/.test(text);
   }
 
   // the text, with the query's words marked (built as nodes: transcript text is never HTML)
@@ -133,13 +147,14 @@
 
   function show(text, results) {
     var list = document.getElementById("results"), status = document.getElementById("search-status");
-    var query = normalize(text), prefix = query.length && query[query.length - 1].length >= 3;
+    var query = normalize(text), prefix = isPrefix(text, query);
     list.textContent = "";
     var count = results.reduce(function (n, r) { return n + r.hits.length; }, 0);
     status.textContent = !query.length ? "" : count
       ? count + " moment" + (count === 1 ? "" : "s") + " in " + results.length + " episode" +
         (results.length === 1 ? "" : "s")
       : "No episode says \u201c" + text + "\u201d.";
+    if (results.length >= MAX_EPISODES) status.textContent += " (the newest " + MAX_EPISODES + " episodes)";
     results.forEach(function (result) {
       var e = result.episode, item = document.createElement("li"), heading = document.createElement("h2");
       heading.textContent = e[1];
