@@ -200,3 +200,6 @@ def test_a_change_within_the_same_second_is_rendered(catalog, tmp_path):
     catalog.save_chapters("ep-1", [Chapter(0.0, "Second title")], "test", "found")
     render_site(catalog, tmp_path, RenderOptions())
     assert "Second title" in (tmp_path / "episodes" / "ep-1.html").read_text()
+    catalog.save_chapters("ep-1", [], "test", "found")
+    render_site(catalog, tmp_path, RenderOptions())
+    assert not (tmp_path / "episodes" / "ep-1.chapters.json").exists()  # none left behind

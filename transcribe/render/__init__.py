@@ -170,10 +170,11 @@ def _render_episode(
     for extension, writer in FORMATS.items():
         _write(folder / f"{episode.key}.{extension}", writer.render(transcript), report)
     chapters = catalog.chapters(episode.id)
+    chapters_file = folder / f"{episode.key}.chapters.json"
     if chapters:
-        _write(
-            folder / f"{episode.key}.chapters.json", json_chapters(chapters, episode.title), report
-        )
+        _write(chapters_file, json_chapters(chapters, episode.title), report)
+    else:  # an episode whose chapters are gone keeps no file that still lists them
+        chapters_file.unlink(missing_ok=True)
     _write(
         output / "search" / "text" / f"{episode.key}.js",
         text_script(episode.key, transcript.segments),
