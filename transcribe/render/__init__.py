@@ -53,6 +53,11 @@ class RenderOptions:
     media: str = "remote"  # "remote": play the publisher's file; "copy": put it in the site
     base_url: str = ""  # where the site will be published: enables feeds, sitemap, og:url
 
+    @property
+    def site_url(self) -> str:
+        """base_url ending in "/" (or "" when none is set), for joining paths to it."""
+        return self.base_url.rstrip("/") + "/" if self.base_url else ""
+
 
 @dataclass
 class RenderReport:
@@ -70,7 +75,7 @@ class RenderReport:
 
 @dataclass
 class Show:
-    key: str  # file-name-safe: a slug of the title and a digest of the source
+    key: str  # file-name-safe: a slug of the title (and a digest of the source, for twins)
     title: str
     source: str
     episodes: list[Episode] = field(default_factory=list)
@@ -86,8 +91,9 @@ def render_site(catalog: Catalog, output: Path, options: RenderOptions) -> Rende
     shows = shows_of(episodes)
     show_of = {e.id: show for show in shows for e in show.episodes}
     related = same_story(episodes, catalog.linked_articles())
-    stored = catalog.rendered(str(output.resolve()))
-    base = options.base_url.rstrip("/") + "/" if options.base_url else ""
+    where = str(output.resolve())
+    stored = catalog.rendered(where)
+    base = options.site_url
     searchable, made, stamps = [], {}, []
     for episode in episodes:
         show = show_of[episode.id]
@@ -100,9 +106,17 @@ def render_site(catalog: Catalog, output: Path, options: RenderOptions) -> Rende
             report.unchanged += 1
         else:
             words = _render_episode(
-                env, catalog, episode, show, related[episode.id], output, options, report
+                env,
+                catalog,
+                episode,
+                show,
+                related[episode.id],
+                media_path,
+                output,
+                options,
+                report,
             )
-            catalog.save_rendered(str(output.resolve()), episode.id, stamp, words)
+            catalog.save_rendered(where, episode.id, stamp, words)
         searchable.append(
             Searchable(
                 episode.key,
@@ -115,7 +129,7 @@ def render_site(catalog: Catalog, output: Path, options: RenderOptions) -> Rende
         if base:
             made[episode.id] = _files(catalog, episode, base)
     chapters = catalog.chapter_titles()
-    site = {"root": "", "site_title": options.title, "base": base}
+    site = {"root": "", "site_title": options.title}
     _write(
         output / "index.html",
         env.get_template("index.html").render(
@@ -159,6 +173,7 @@ def _render_episode(
     episode: Episode,
     show: Show,
     related: list[tuple[Episode, int]],
+    media_path: str,
     output: Path,
     options: RenderOptions,
     report: RenderReport,
@@ -180,8 +195,8 @@ def _render_episode(
         text_script(episode.key, transcript.segments),
         report,
     )
-    base = options.base_url.rstrip("/") + "/" if options.base_url else ""
-    media_src = _media_src(catalog, episode, output, options)
+    base = options.site_url
+    media_src = _media_src(media_path, episode, output, options)
     description = sanitize_html(episode.content_html or episode.description)
     summary = plain_text(episode.content_html or episode.description)
     summary = summary[:297] + "…" if len(summary) > 300 else summary
@@ -359,8 +374,9 @@ def _write_search_index(
     _write(marker, digest, report)
 
 
-def _media_src(catalog: Catalog, episode: Episode, output: Path, options: RenderOptions) -> str:
-    media_path = catalog.progress(episode.id)["media_path"]
+def _media_src(media_path: str, episode: Episode, output: Path, options: RenderOptions) -> str:
+    """Where the page's player finds the media: the publisher's URL, or (media = "copy") a
+    copy in the site."""
     if options.media == "copy" and media_path and Path(media_path).is_file():
         source = Path(media_path)
         target = output / "media" / f"{episode.key}{source.suffix}"
