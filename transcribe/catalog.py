@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .errors import CatalogBusyError, CatalogError
 from .records import (
@@ -279,6 +279,11 @@ class Catalog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _value(self, query: str, *parameters: object) -> Any:
+        """The first column of the query's first row; None when there is no row."""
+        row = self.db.execute(query, parameters).fetchone()
+        return row[0] if row else None
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """One transaction: all of the block's writes land, or none do."""
@@ -476,16 +481,12 @@ class Catalog:
         )
 
     def transcript_language(self, episode_id: str) -> str:
-        row = self.db.execute(
-            "SELECT language FROM transcripts WHERE episode_id = ?", (episode_id,)
-        ).fetchone()
-        return row[0] if row else ""
+        return (
+            self._value("SELECT language FROM transcripts WHERE episode_id = ?", episode_id) or ""
+        )
 
     def transcript_producer(self, episode_id: str) -> str | None:
-        row = self.db.execute(
-            "SELECT producer FROM transcripts WHERE episode_id = ?", (episode_id,)
-        ).fetchone()
-        return row[0] if row else None
+        return self._value("SELECT producer FROM transcripts WHERE episode_id = ?", episode_id)
 
     # -- articles ---------------------------------------------------------------------
 
@@ -814,10 +815,7 @@ class Catalog:
         ]
 
     def link_producer(self, episode_id: str) -> str | None:
-        row = self.db.execute(
-            "SELECT producer FROM link_runs WHERE episode_id = ?", (episode_id,)
-        ).fetchone()
-        return row[0] if row else None
+        return self._value("SELECT producer FROM link_runs WHERE episode_id = ?", episode_id)
 
     def linked_articles(self) -> dict[str, set[int]]:
         """episode id -> the ids of its related articles, for every linked episode."""
@@ -834,10 +832,7 @@ class Catalog:
         )
 
     def source_feed(self, source: str) -> bytes | None:
-        row = self.db.execute(
-            "SELECT body FROM source_feeds WHERE source = ?", (source,)
-        ).fetchone()
-        return row[0] if row else None
+        return self._value("SELECT body FROM source_feeds WHERE source = ?", source)
 
     def render_inputs(self) -> dict[str, str]:
         """episode id -> what its pages are made from, as a short text that changes when
@@ -899,10 +894,7 @@ class Catalog:
         return [Chapter(start=r[0], end=r[1], title=r[2], url=r[3]) for r in rows]
 
     def chapter_producer(self, episode_id: str) -> str | None:
-        row = self.db.execute(
-            "SELECT producer FROM chapter_runs WHERE episode_id = ?", (episode_id,)
-        ).fetchone()
-        return row[0] if row else None
+        return self._value("SELECT producer FROM chapter_runs WHERE episode_id = ?", episode_id)
 
     def summary(self) -> dict[str, int]:
         """Counts for `transcribe status`."""
