@@ -203,3 +203,9 @@ def test_a_change_within_the_same_second_is_rendered(catalog, tmp_path):
     catalog.save_chapters("ep-1", [], "test", "found")
     render_site(catalog, tmp_path, RenderOptions())
     assert not (tmp_path / "episodes" / "ep-1.chapters.json").exists()  # none left behind
+
+
+def test_words_inside_text_written_without_spaces_are_indexed_as_pairs():
+    assert normalized_words("讨论气候变化") == ["讨论", "论气", "气候", "候变", "变化"]
+    assert normalized_words("東京 COVID19疫情") == ["東京", "covid19", "疫情"]
+    assert normalized_words("気") == ["気"]

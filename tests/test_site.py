@@ -266,3 +266,31 @@ def test_transcript_files_pass_their_parsers_and_match_the_examples(shownotes):
     examples = SHARED / "podcast-namespace" / "transcripts"
     assert len(webvtt.read(str(examples / "example.vtt"))) > 0  # the parsers read the spec's own
     assert len(list(srt.parse((examples / "example.srt").read_text()))) > 0
+
+
+def test_search_finds_a_word_inside_text_written_without_spaces(tmp_path, watched):
+    from transcribe.catalog import Catalog
+    from transcribe.records import Episode, Segment, Transcript
+    from transcribe.render import RenderOptions, render_site
+
+    said = [
+        Segment(0.0, 6.0, "大家好，欢迎收听本周的新闻。"),
+        Segment(6.0, 12.0, "我们今天讨论气候变化，然后谈谈经济。"),
+        Segment(12.0, 18.0, "東京の天気は晴れです。"),
+    ]
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        catalog.record_episode(
+            Episode(id="zh-1", source="https://zh.example/feed", title="新闻", media_url="")
+        )
+        catalog.save_transcript("zh-1", Transcript(said, language="zh", producer="test"))
+        render_site(catalog, tmp_path / "site", RenderOptions())
+    for query, start in (("气候变化", "0:06"), ("经济", "0:06"), ("天気", "0:12")):
+        page = watched.open(tmp_path / "site" / "search.html", f"?q={query}")
+        page.wait_for_selector("#results li")
+        link = page.locator("#results a.ts").first
+        assert link.inner_text() == start, query
+        assert link.get_attribute("href") == f"episodes/zh-1.html#t={start}"
+    page = watched.open(tmp_path / "site" / "search.html", "?q=变化经济")  # not said together
+    page.wait_for_function("document.getElementById('search-status').textContent.length > 0")
+    assert page.locator("#results li").count() == 0
+    assert watched.problems == []

@@ -37,10 +37,31 @@ class Searchable:
 
 
 def normalized_words(text: str) -> list[str]:
-    """Lowercase words without accents: "Café Zürich" -> ["cafe", "zurich"]."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text).translate(_marks())
-    return _WORD.findall(text.lower())
+    """Lowercase words without accents: "Café Zürich" -> ["cafe", "zurich"]; in scripts
+    written without spaces, overlapping pairs of characters: "气候变化" -> ["气候", "候变",
+    "变化"], so that a word inside a run of them is found."""
+    if text.isascii():
+        return _WORD.findall(text.lower())
+    text = unicodedata.normalize("NFKD", text).translate(_marks())
+    return [part for word in _WORD.findall(text.lower()) for part in _pairs(word)]
+
+
+# Chinese, Japanese (kana) and Thai: runs of letters with no spaces between the words
+_UNSPACED = re.compile("[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def _pairs(word: str) -> list[str]:
+    """A word, with each run of unspaced script in it cut into overlapping pairs."""
+    parts, last = [], 0
+    for run in _UNSPACED.finditer(word):
+        if run.start() > last:
+            parts.append(word[last : run.start()])
+        letters = run.group()
+        parts.extend([letters[i : i + 2] for i in range(len(letters) - 1)] or [letters])
+        last = run.end()
+    if last < len(word):
+        parts.append(word[last:])
+    return parts
 
 
 def vocabulary(text: str) -> set[str]:

@@ -17,8 +17,25 @@
   var MAX_EPISODES = 50, HITS_PER_EPISODE = 3;
 
   function normalize(text) {
-    return String(text).normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase()
+    var words = String(text).normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase()
       .match(/[\p{L}\p{N}]+/gu) || [];
+    return [].concat.apply([], words.map(pairs));
+  }
+  // Chinese, Japanese (kana) and Thai run words together: each run of them is cut into
+  // overlapping pairs of characters, as the index was (render/search.py)
+  var UNSPACED = /[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/g;
+  function pairs(word) {
+    var parts = [], last = 0, run;
+    UNSPACED.lastIndex = 0;
+    while ((run = UNSPACED.exec(word)) !== null) {
+      if (run.index > last) parts.push(word.slice(last, run.index));
+      var letters = Array.from(run[0]);
+      if (letters.length === 1) parts.push(letters[0]);
+      for (var i = 0; i + 1 < letters.length; i++) parts.push(letters[i] + letters[i + 1]);
+      last = run.index + run[0].length;
+    }
+    if (last < word.length) parts.push(word.slice(last));
+    return parts;
   }
   function shardOf(word) {
     var first = word.charAt(0);
@@ -130,9 +147,10 @@
   function marked(text, query, prefix) {
     var fragment = document.createDocumentFragment();
     (text.match(/[\p{L}\p{N}]+|[^\p{L}\p{N}]+/gu) || []).forEach(function (piece) {
-      var word = normalize(piece)[0];
-      var hit = word && query.some(function (q, i) {
-        return word === q || (prefix && i === query.length - 1 && word.lastIndexOf(q, 0) === 0);
+      var hit = normalize(piece).some(function (word) {
+        return query.some(function (q, i) {
+          return word === q || (prefix && i === query.length - 1 && word.lastIndexOf(q, 0) === 0);
+        });
       });
       if (hit) {
         var mark = document.createElement("mark");
