@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from transcribe.articles import ingest_articles  # noqa: E402
 from transcribe.catalog import Catalog  # noqa: E402
-from transcribe.linking import query_terms, split_sentences  # noqa: E402
+from transcribe.linking import query_words, split_sentences  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "news" / "ukraine-war-dev.jsonl"
 PARAPHRASES = ROOT / "bench" / "linking_paraphrases.json"
@@ -187,7 +187,7 @@ class Bm25:
         self.catalog = catalog
 
     def rank(self, text: str) -> list[int]:
-        terms = query_terms(text, self.catalog)
+        terms = query_words(text, self.catalog)
         return [article for article, _ in self.catalog.search_articles(terms, limit=100_000)]
 
 

@@ -156,10 +156,12 @@ def proper_names(text: str) -> list[str]:
     return list(names)
 
 
-def query_terms(text: str, index: ArticleIndex) -> list[str]:
-    """The text's telling words, as index terms, once each, in order: no function words,
-    no single letters."""
-    return _telling(index.tokenize(text), stopword_terms(index))
+def query_words(text: str, index: ArticleIndex) -> list[str]:
+    """The text's telling words as written (what the index's search takes: it stems them
+    itself), once each by term, in order: no function words, no single letters."""
+    stems = index.tokenize(text)
+    said = {stem: word for word, stem in reversed(_stems_of_words(text, stems).items())}
+    return [said.get(term, term) for term in _telling(stems, stopword_terms(index))]
 
 
 def _telling(terms: list[str], stopwords: frozenset[str]) -> list[str]:
