@@ -172,7 +172,9 @@ def _busy_wait(error: Exception, attempt: int) -> float | None:
     """Seconds to wait before trying again when the server said it is busy (429 or 503),
     as http.retry_after reads its Retry-After; None for any other failure."""
     cause: BaseException | None = error
-    while cause is not None and getattr(cause, "status", None) is None:
+    for _ in range(10):  # down the chain of causes to the HTTP error, if one is there
+        if cause is None or getattr(cause, "status", None) is not None:
+            break
         exc_info = getattr(cause, "exc_info", None)
         cause = (
             getattr(cause, "cause", None)
