@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 from .errors import FetchError
-from .linking import ArticleIndex, Passage, passages, stopword_terms
+from .linking import ArticleIndex, Passage, passages, stopword_terms, telling_terms
 from .records import Chapter, Link, Transcript
 
 MIN_DEPTH = 0.1  # a dip in cohesion (0 to 2) shallower than this is no change of topic
@@ -74,10 +74,7 @@ def _tiles(
     if not blocks:
         return [], [], []
     stopwords = stopword_terms(index)
-    counts = [
-        Counter(t for t in index.tokenize(b.text) if t not in stopwords and len(t) > 1)
-        for b in blocks
-    ]
+    counts = [Counter(telling_terms(index.tokenize(b.text), stopwords)) for b in blocks]
     cuts = _boundaries(blocks, counts, options)
     return blocks, counts, list(zip([0, *cuts], [*cuts, len(blocks)], strict=True))
 

@@ -86,6 +86,7 @@ class _Reading:
 
     passage: Passage
     stem_of: dict[str, str]  # word as said -> index term
+    said: dict[str, str]  # index term -> the word as first said
     telling: list[str]  # its telling words found in the index, once each
     names: list[tuple[str, list[str]]]  # (name said, its _runs)
 
@@ -160,12 +161,18 @@ def query_words(text: str, index: ArticleIndex) -> list[str]:
     """The text's telling words as written (what the index's search takes: it stems them
     itself), once each by term, in order: no function words, no single letters."""
     stems = index.tokenize(text)
-    said = {stem: word for word, stem in reversed(_stems_of_words(text, stems).items())}
+    said = _first_said(_stems_of_words(text, stems))
     return [said.get(term, term) for term in _telling(stems, stopword_terms(index))]
 
 
+def telling_terms(terms: list[str], stopwords: frozenset[str]) -> list[str]:
+    """The terms that carry the topic, in order, repeats kept: no function words, no single
+    letters."""
+    return [t for t in terms if t not in stopwords and len(t) > 1]
+
+
 def _telling(terms: list[str], stopwords: frozenset[str]) -> list[str]:
-    return [t for t in dict.fromkeys(terms) if t not in stopwords and len(t) > 1]
+    return telling_terms(list(dict.fromkeys(terms)), stopwords)
 
 
 def stopword_terms(index: ArticleIndex) -> frozenset[str]:
@@ -358,11 +365,13 @@ class _Scorer:
         self.frequencies.update(found)
         self.unindexed.update(t for t in unknown if t not in found)
         stem_of = _stems_of_words(passage.text, stems)
-        for word, stem in stem_of.items():
+        said = _first_said(stem_of)
+        for stem, word in said.items():
             self.said.setdefault(stem, word)
         return _Reading(
             passage=passage,
             stem_of=stem_of,
+            said=said,
             telling=[t for t in telling if t in self.frequencies],
             names=[(name, _runs(name)) for name in proper_names(passage.text)],
         )
@@ -380,7 +389,7 @@ class _Scorer:
         """The articles (found for the passage, or `offered`) its words are evidence for."""
         options = self.options
         passage, stem_of, telling = reading.passage, reading.stem_of, reading.telling
-        surface = {stem: word for word, stem in reversed(stem_of.items())}  # first said form
+        surface = reading.said
         frequencies = self.frequencies
         weight_said = sum(self.weight(frequencies[t]) for t in telling) or 1.0
         own = self.candidates(passage, telling)
@@ -512,6 +521,11 @@ def _stems_of_words(text: str, stems: list[str]) -> dict[str, str]:
     if len(words) != len(stems):
         return {}
     return dict(zip(words, stems, strict=True))
+
+
+def _first_said(stem_of: dict[str, str]) -> dict[str, str]:
+    """index term -> the first word said that the index reads as it."""
+    return {stem: word for word, stem in reversed(stem_of.items())}
 
 
 QUERY_TERMS = 8  # past ALL_TERMS_UP_TO articles, a passage queries with its rarest terms
