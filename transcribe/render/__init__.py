@@ -95,6 +95,7 @@ def render_site(catalog: Catalog, output: Path, options: RenderOptions) -> Rende
     stored = catalog.rendered(where)
     base = options.site_url
     searchable, made, stamps = [], {}, []
+    chapters = catalog.chapter_titles()  # for the listings, and which episodes have any
     for episode in episodes:
         show = show_of[episode.id]
         media_path = catalog.progress(episode.id)["media_path"]
@@ -127,8 +128,7 @@ def render_site(catalog: Catalog, output: Path, options: RenderOptions) -> Rende
             )
         )
         if base:
-            made[episode.id] = _files(catalog, episode, base)
-    chapters = catalog.chapter_titles()
+            made[episode.id] = _files(catalog, episode, base, episode.id in chapters)
     site = {"root": "", "site_title": options.title}
     _write(
         output / "index.html",
@@ -343,12 +343,12 @@ def _listing(episode: Episode, show_of: dict[str, Show], chapters: dict) -> dict
     }
 
 
-def _files(catalog: Catalog, episode: Episode, base: str) -> EpisodeFiles:
+def _files(catalog: Catalog, episode: Episode, base: str, has_chapters: bool) -> EpisodeFiles:
     folder = f"{base}episodes/{episode.key}"
     return EpisodeFiles(
         transcripts=[(f"{folder}.{ext}", writer.media_type) for ext, writer in FORMATS.items()],
         language=catalog.transcript_language(episode.id),
-        chapters=f"{folder}.chapters.json" if catalog.chapters(episode.id) else "",
+        chapters=f"{folder}.chapters.json" if has_chapters else "",
         page=f"{folder}.html",
     )
 
