@@ -33,12 +33,8 @@ sys.path.insert(0, str(ROOT))
 from transcribe.articles import ingest_articles  # noqa: E402
 from transcribe.catalog import Catalog  # noqa: E402
 from transcribe.chapters import ChapterOptions, chapter_spans  # noqa: E402
-from transcribe.linking import (  # noqa: E402
-    LinkingOptions,
-    link_transcript,
-    profile_articles,
-    split_sentences,
-)  # noqa: E402
+from transcribe.linking import LinkingOptions, link_transcript, split_sentences  # noqa: E402
+from transcribe.linking.prepare import prepare_index  # noqa: E402
 from transcribe.records import Link, Segment, Transcript  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "news" / "ukraine-war-dev.jsonl"
@@ -94,12 +90,14 @@ def main() -> None:
             started = time.monotonic()
             report = ingest_articles(catalog, [str(jsonl)])
             ingested = time.monotonic() - started
-            profile_articles(catalog)  # the link stage's first step: each article's terms
+            # the link stage's first step: each article's terms, the confidence model
+            index = prepare_index(catalog, LinkingOptions())
             seconds = time.monotonic() - started
             size = sum(p.stat().st_size for p in Path(scratch).glob("catalog.sqlite*"))
             print(
                 f"ingest: {report.added} articles ({words / 1e6:.1f} M words) in {seconds:.0f} s "
-                f"({ingested:.0f} s to store and index, {seconds - ingested:.0f} s to profile; "
+                f"({ingested:.0f} s to store and index, {seconds - ingested:.0f} s to profile and "
+                f"calibrate; "
                 f"{report.added / seconds:.0f} a second); catalog {size / 2**20:.0f} MiB"
             )
             times, found, read = [], 0, 0
@@ -108,17 +106,17 @@ def main() -> None:
                 started = time.monotonic()  # what the job's link stage does for an episode
                 chapters = chapter_spans(transcript, catalog, ChapterOptions())
                 links = link_transcript(
-                    f"e{e}", transcript, catalog, LinkingOptions(), chapters=chapters
+                    f"e{e}", transcript, index, LinkingOptions(), chapters=chapters
                 )
                 times.append(time.monotonic() - started)
                 # did the linker find what was read? (all its links, not just the top 5)
                 every = link_transcript(
-                    f"e{e}", transcript, catalog, LinkingOptions(top=1000), chapters=chapters
+                    f"e{e}", transcript, index, LinkingOptions(top=1000), chapters=chapters
                 )
                 hits = sum(_linked_there(every, reading) for reading in readings)
                 found, read = found + hits, read + len(readings)
                 print(
-                    f"  episode {e}: {len(links)} links in {times[-1] * 1000:.0f} ms; "
+                    f"  episode {e}: {sum(x.linked for x in links)} links in {times[-1] * 1000:.0f} ms; "
                     f"{hits} of {len(readings)} readings linked to their article there"
                 )
             print(
@@ -132,7 +130,8 @@ def main() -> None:
 def _linked_there(links: list[Link], reading: tuple[float, float, str]) -> bool:
     start, end, url = reading
     return any(
-        link.article.url == url and any(m.start < end and m.end > start for m in link.evidence)
+        link.article.url == url
+        and any(m.linked and m.start < end and m.end > start for m in link.evidence)
         for link in links
     )
 

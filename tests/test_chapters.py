@@ -13,6 +13,7 @@ from transcribe.chapters import ChapterOptions, find_chapters, parse_json_chapte
 from transcribe.errors import FetchError
 from transcribe.formats import json_chapters
 from transcribe.linking import LinkingOptions, link_transcript
+from transcribe.linking.prepare import prepare_index
 from transcribe.records import Article, Chapter, Segment, Transcript
 
 TOPICS = {
@@ -75,7 +76,9 @@ def catalog():
 
 def test_chapters_start_where_the_story_changes_and_take_the_matching_headline(catalog):
     transcript = episode_about(["harbour", "orchard", "council"])
-    links = link_transcript("e1", transcript, catalog, LinkingOptions())
+    links = link_transcript(
+        "e1", transcript, prepare_index(catalog, LinkingOptions()), LinkingOptions()
+    )
     chapters = find_chapters(transcript, links, catalog, ChapterOptions())
     assert [round(c.start) for c in chapters] == [0, 240, 480]
     assert chapters[0].title == "Harbour dredging delayed by permit dispute"
@@ -148,7 +151,9 @@ def test_a_publisher_chapter_past_the_audio_keeps_an_unknown_end(catalog):
     from transcribe.chapters import with_articles
 
     transcript = episode_about(["harbour"], seconds_each=120)
-    links = link_transcript("e1", transcript, catalog, LinkingOptions())
+    links = link_transcript(
+        "e1", transcript, prepare_index(catalog, LinkingOptions()), LinkingOptions()
+    )
     given = [Chapter(0.0, "Harbour"), Chapter(500.0, "After the end")]
     chapters = with_articles(given, links, transcript.duration)
     assert chapters[0].end == 500.0 and chapters[0].url == "https://news.example/harbour"

@@ -129,7 +129,10 @@ def test_articles_add_then_related_ranks_them(tmp_path):
     assert related.exit_code == 0, related.output
     ranked = [json.loads(line) for line in related.output.splitlines()]
     assert [r["url"] for r in ranked] == ["https://n.example/a"]
-    assert {"url", "title", "score"} <= set(ranked[0]) and ranked[0]["score"] > 0
+    assert {"url", "title", "score", "confidence", "linked"} <= set(ranked[0])
+    assert ranked[0]["linked"] and 0.5 <= ranked[0]["confidence"] <= 1
+    strict = invoke("--data", str(data), "related", "--min-confidence", "1", str(query))
+    assert "linked" not in strict.output.split("\n")[0] and "Ferry strike ends" in strict.output
 
     status = invoke("--data", str(data), "status")
     assert "articles" in status.output and " 2" in status.output

@@ -28,7 +28,7 @@ from .feeds import (
     parse_feed,
     parse_sitemap,
 )
-from .linking import article_profile
+from .linking.prepare import article_profile
 from .records import Article
 
 log = logging.getLogger(__name__)

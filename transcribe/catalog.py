@@ -224,6 +224,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    ("0011_link_confidence", "ALTER TABLE links ADD COLUMN confidence REAL NOT NULL DEFAULT 0;"),
 ]
 
 
@@ -590,13 +591,6 @@ class Catalog:
             self.db.execute("DELETE FROM article_profiles WHERE article_id = ?", (article_id,))
             return article_id
 
-    def article_profile(self, article_id: int) -> tuple[list[str], list[str]] | None:
-        """(index terms, names) stored for an article, if made."""
-        row = self.db.execute(
-            "SELECT terms, names FROM article_profiles WHERE article_id = ?", (article_id,)
-        ).fetchone()
-        return _profile(row[0], row[1]) if row else None
-
     def article_profiles(
         self, article_ids: Iterable[int]
     ) -> dict[int, tuple[list[str], list[str]]]:
@@ -646,6 +640,9 @@ class Catalog:
         if row is None:
             raise KeyError(article_id)
         return _article(row)
+
+    def article_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT id FROM articles ORDER BY id")]
 
     def articles(self) -> list[Article]:
         return [_article(r) for r in self.db.execute("SELECT * FROM articles ORDER BY id")]
@@ -713,6 +710,16 @@ class Catalog:
                 self.db.execute("INSERT OR REPLACE INTO stamps VALUES ('term_stats', ?)", (stamp,))
         self._term_stats_stamp = stamp
 
+    def link_calibration(self) -> dict[str, Any] | None:
+        """The linker's confidence model as last fitted (prepare.confidence_model)."""
+        stored = self._value("SELECT value FROM stamps WHERE name = 'link_calibration'")
+        return json.loads(stored) if stored else None
+
+    def save_link_calibration(self, model: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO stamps VALUES ('link_calibration', ?)", (json.dumps(model),)
+        )
+
     def _merge_index(self, changes: int) -> None:
         """Merge the article index's segments into one once 1% of the articles changed
         since the last merge: every insert leaves a small segment, and a term's postings
@@ -770,7 +777,7 @@ class Catalog:
         with self.atomic():
             self.db.execute("DELETE FROM links WHERE episode_id = ?", (episode_id,))
             self.db.executemany(
-                "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     (
                         episode_id,
@@ -779,6 +786,7 @@ class Catalog:
                         link.score,
                         json.dumps([asdict(m) for m in link.evidence]),
                         link.days_apart,
+                        link.confidence,
                     )
                     for rank, link in enumerate(links, 1)
                 ),
@@ -789,7 +797,7 @@ class Catalog:
 
     def links(self, episode_id: str) -> list[Link]:
         rows = self.db.execute(
-            "SELECT l.score, l.evidence, l.days_apart, a.* FROM links l"
+            "SELECT l.score, l.evidence, l.days_apart, l.confidence, a.* FROM links l"
             " JOIN articles a ON a.id = l.article_id"
             " WHERE l.episode_id = ? ORDER BY l.rank",
             (episode_id,),
@@ -806,10 +814,12 @@ class Catalog:
                         m["score"],
                         tuple(m["terms"]),
                         tuple(m.get("names", ())),
+                        m.get("confidence", 0.0),
                     )
                     for m in json.loads(row["evidence"])
                 ],
                 days_apart=row["days_apart"],
+                confidence=row["confidence"],
             )
             for row in rows
         ]

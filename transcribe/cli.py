@@ -315,15 +315,29 @@ def link(context: Context) -> None:
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--top", type=int, default=5, show_default=True, help="How many articles to show.")
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0, 1),
+    help="Mark as linked what is at least this sure (default: linking.min_confidence).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line, best first.")
 @pass_context
-def related(context: Context, file: Path, top: int, as_json: bool) -> None:
-    """Rank the catalog's articles for a transcript (.vtt, .srt, .json) or text FILE."""
+def related(
+    context: Context, file: Path, top: int, min_confidence: float | None, as_json: bool
+) -> None:
+    """Rank the catalog's articles for a transcript (.vtt, .srt, .json) or text FILE.
+
+    Each article comes with its confidence: the probability that FILE talks about it,
+    learnt from the catalog's own articles. `linked` marks those the job would publish
+    (confidence at least linking.min_confidence, or --min-confidence)."""
     from .chapters import chapter_spans
     from .formats import read_transcript
     from .linking import link_text, link_transcript
+    from .linking.prepare import prepare_index
 
     options = replace(context.config.linking, top=top)
+    if min_confidence is not None:
+        options = replace(options, min_confidence=min_confidence)
     try:
         transcript = read_transcript(
             file.read_text(encoding="utf-8", errors="replace"), file.suffix
@@ -333,17 +347,18 @@ def related(context: Context, file: Path, top: int, as_json: bool) -> None:
             f"{file}: not a readable {file.suffix or 'text'} transcript ({e})"
         ) from e
     with context.catalog() as catalog:
+        index = prepare_index(catalog, options)
         timed = any(s.end > 0 for s in transcript.segments)
         links = (
             link_transcript(
                 "",
                 transcript,
-                catalog,
+                index,
                 options,
                 chapters=chapter_spans(transcript, catalog, context.config.chapters),
             )
             if timed
-            else link_text(transcript.text, catalog, options)
+            else link_text(transcript.text, index, options)
         )
     for found in links:
         if as_json:
@@ -352,6 +367,8 @@ def related(context: Context, file: Path, top: int, as_json: bool) -> None:
                     {
                         "url": found.article.url,
                         "title": found.article.title,
+                        "confidence": round(found.confidence, 3),
+                        "linked": found.linked,
                         "score": found.score,
                         "published": found.article.published,
                         "passages": [[m.start, m.end] for m in found.evidence],
@@ -362,12 +379,15 @@ def related(context: Context, file: Path, top: int, as_json: bool) -> None:
                 )
             )
         else:
-            click.echo(f"{found.score:7.2f}  {found.article.title}  <{found.article.url}>")
+            mark = "linked" if found.linked else "      "
+            click.echo(
+                f"{found.confidence:5.2f} {mark} {found.article.title}  <{found.article.url}>"
+            )
             if found.shared_names:
-                click.echo(f"         names: {', '.join(found.shared_names[:8])}")
-            click.echo(f"         shared: {', '.join(found.shared_terms[:10])}")
+                click.echo(f"             names: {', '.join(found.shared_names[:8])}")
+            click.echo(f"             shared: {', '.join(found.shared_terms[:10])}")
     if not links and not as_json:
-        click.echo("no related articles above the threshold")
+        click.echo("no article shares two telling words with it")
 
 
 @cli.command()

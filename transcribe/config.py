@@ -132,6 +132,10 @@ def validate(config: Config) -> None:
         raise ConfigError(f"speech.threads: must be 0 (all cores) or more, got {speech.threads}")
     if config.linking.top < 1:
         raise ConfigError(f"linking.top: must be at least 1, got {config.linking.top}")
+    if not 0 <= config.linking.min_confidence <= 1:
+        raise ConfigError(
+            f"linking.min_confidence: a probability, from 0 to 1, got {config.linking.min_confidence}"
+        )
     if config.linking.passage_seconds < 10:
         raise ConfigError("linking.passage_seconds: must be at least 10")
     chapters = config.chapters

@@ -23,7 +23,8 @@ from .chapters import chapter_spans, find_chapters, parse_json_chapters, with_ar
 from .config import Config, SourceConfig
 from .errors import FetchError, MediaError, TranscribeError
 from .fetch import download, list_source
-from .linking import link_transcript, profile_articles
+from .linking import link_transcript, published_links
+from .linking.prepare import prepare_index, profile_articles
 from .records import Chapter, Episode, FeedLink, Transcript
 from .render import RenderReport, render_site
 from .speech import SpeechOptions, plan, share_malloc_arena, transcribe_audio
@@ -272,24 +273,27 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
         f"{config.linking.producer()};{config.chapters.producer()};"
         f"articles={catalog.articles_stamp()}"
     )
-    profile_articles(catalog)
+    index = None  # prepared the first time an episode needs linking
     for episode in catalog.episodes(TRANSCRIBED):
         producer = f"{stamp};transcript={catalog.transcript_producer(episode.id)}"
         if catalog.link_producer(episode.id) == producer:
             continue
-        transcript = catalog.transcript(episode.id)
-        assert transcript is not None  # the episode is in the transcribed state
-        links = link_transcript(
-            episode.id,
-            transcript,
-            catalog,
-            config.linking,
-            published=episode.published,
-            chapters=_chapter_spans(config, catalog, episode, transcript),
-        )
-        catalog.save_links(episode.id, links, producer)
-        report.linked += 1
-        report.links += len(links)
+        with _recorded(report, episode.id, "linking"):
+            index = index or prepare_index(catalog, config.linking)
+            transcript = catalog.transcript(episode.id)
+            assert transcript is not None  # the episode is in the transcribed state
+            links = link_transcript(
+                episode.id,
+                transcript,
+                index,
+                config.linking,
+                published=episode.published,
+                chapters=_chapter_spans(config, catalog, episode, transcript),
+            )
+            links = published_links(links)
+            catalog.save_links(episode.id, links, producer)
+            report.linked += 1
+            report.links += len(links)
 
 
 def _chapter_spans(

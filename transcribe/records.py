@@ -126,6 +126,8 @@ class PassageMatch:
     score: float
     terms: tuple[str, ...]  # the words the passage and the article share
     names: tuple[str, ...] = ()  # the names (people, places, organisations) they share
+    confidence: float = 0.0  # probability that the passage is about the article
+    linked: bool = True  # confident enough to publish
 
 
 @dataclass
@@ -136,6 +138,8 @@ class Link:
     evidence: list[PassageMatch]
 
     days_apart: int | None = None  # between the episode and the article, when both are dated
+    confidence: float = 0.0  # probability that the episode talks about this article
+    linked: bool = True  # confident enough to publish (the job stores only these)
 
     @property
     def shared_terms(self) -> list[str]:

@@ -1,0 +1,126 @@
+"""Preparing the article index for linking: what the linker reads instead of working out
+while it links (each article's terms and names, the term counts, the confidence model,
+sentence vectors), made once after the articles change and kept in the catalog."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from . import LinkIndex, LinkingOptions
+from .confidence import (
+    FEATURES,
+    MODEL_VERSION,
+    SAMPLES,
+    ConfidenceModel,
+    MatchStrength,
+    fit,
+    sample_mentions,
+)
+from .scorer import ArticleIndex, Passage, Scorer, make_profile
+from .words import split_sentences
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+
+def prepare_index(catalog: Catalog, options: LinkingOptions) -> LinkIndex:
+    """Profiles, term counts, the confidence model (and vectors, with a dense model) up
+    to date with the catalog's articles, ready for the linker to read."""
+    profile_articles(catalog)
+    dense = None
+    if options.dense_model:
+        from .dense import DenseIndex
+
+        dense = DenseIndex(catalog, options.dense_model)
+    return LinkIndex(catalog, confidence_model(catalog, options), dense)
+
+
+def profile_articles(catalog: Catalog, batch: int = 500) -> int:
+    """Make the terms-and-names profile of every article that has none (the linker reads
+    them instead of tokenizing whole articles while it links), then the term counts.
+    Returns how many it made."""
+    from .. import progress
+
+    missing = catalog.articles_without_profile()
+    bar = progress.bar(len(missing), "index articles", unit="article") if missing else None
+    for start in range(0, len(missing), batch):
+        with catalog.atomic():
+            for article_id in missing[start : start + batch]:
+                catalog.save_article_profile(article_id, *make_profile(catalog, article_id))
+        if bar:
+            bar.update(len(missing[start : start + batch]))
+    if bar:
+        bar.close()
+    catalog.refresh_term_stats()  # the counts (and merged index) linking will read
+    return len(missing)
+
+
+def article_profile(catalog: Catalog, article_id: int) -> tuple[list[str], list[str]]:
+    """An article's index terms and names: as stored, or made (and stored) now."""
+    stored = catalog.article_profiles([article_id]).get(article_id)
+    if stored is None:
+        stored = make_profile(catalog, article_id)
+        catalog.save_article_profile(article_id, *stored)
+    return stored
+
+
+def confidence_model(catalog: Catalog, options: LinkingOptions) -> ConfidenceModel:
+    """The stored model when it was fitted to these articles with these settings, else
+    one fitted now (and stored)."""
+    made_for = json.dumps(
+        {
+            "version": MODEL_VERSION,
+            "articles": catalog.articles_stamp(),
+            "candidates": options.candidates,
+            "name_weight": options.name_weight,
+            "dense_model": options.dense_model,
+        },
+        sort_keys=True,
+    )
+    stored = catalog.link_calibration()
+    if stored and stored.get("made_for") == made_for:
+        return ConfidenceModel(tuple(stored["coefficients"]), stored["samples"], stored["accuracy"])
+    model = calibrate(catalog, options)
+    catalog.save_link_calibration(
+        {
+            "made_for": made_for,
+            "features": FEATURES,
+            "coefficients": model.coefficients,
+            "samples": model.samples,
+            "accuracy": model.accuracy,
+        }
+    )
+    log.info(
+        "linking: confidence fitted to %d sampled mentions (%.0f%% right at 0.5)",
+        model.samples,
+        100 * model.accuracy,
+    )
+    return model
+
+
+def calibrate(
+    index: ArticleIndex, options: LinkingOptions, samples: int = SAMPLES
+) -> ConfidenceModel:
+    """Fit the confidence model to mentions sampled from the index's own articles: each
+    looked up once as it is and once with its article left out (a story the archive does
+    not hold); every candidate the linker would judge is a row, right when it is the
+    mention's article. Reads only."""
+    scorer = Scorer(index, options.candidates, options.name_weight)
+
+    def sentences(article_id: int) -> list[str]:
+        # lines joined first: some archives wrap their text at a fixed width
+        return split_sentences(" ".join(index.article(article_id).text.split()))
+
+    rows: list[tuple[MatchStrength, bool]] = []
+    for mention in sample_mentions(index.article_ids(), sentences, samples):
+        reading = scorer.read(Passage(0.0, 0.0, mention.text))
+        for absent in (frozenset(), frozenset({mention.article_id})):
+            found = scorer.score(reading, exclude=absent)
+            rows.extend((c.strength, c.article_id == mention.article_id) for c in found)
+            if absent and not found:  # the story not held matches nothing: that too is a score
+                rows.append((MatchStrength(0.0, 0.0, scorer.telling_weight(reading), 0.0), False))
+    return fit(rows)

@@ -1,0 +1,349 @@
+"""Scoring a passage against articles, over a read-only article index.
+
+Each passage's telling words retrieve candidate articles; each candidate is scored on every
+stretch of one to three of the passage's sentences (and on the whole passage) by the words
+and names the stretch shares with it, each word weighted by how rare it is among the
+articles. A candidate is judged on the stretch where it stands furthest above the
+runner-up on the same words, so a story told in one sentence inside a passage about
+something else is judged on that sentence, and a story told all along on all of it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from ..records import Article
+from .confidence import MatchStrength
+from .words import (
+    WORD,
+    distinct_telling,
+    first_said,
+    name_runs,
+    proper_names,
+    shared_names,
+    split_sentences,
+    stems_of_words,
+    stopword_terms,
+)
+
+if TYPE_CHECKING:
+    from .dense import DenseIndex
+
+QUERY_TERMS = 8  # past ALL_TERMS_UP_TO articles, a passage queries with its rarest terms
+CHAPTER_TERMS = 16  # a chapter queries with its rarest terms
+ALL_TERMS_UP_TO = 5000
+RRF_K = 60  # reciprocal rank fusion's constant: each ranking gives 1 / (60 + rank)
+STRETCH_SENTENCES = 3  # the longest stretch of sentences a match is judged on
+SENTENCE_WORDS = 40  # a longer sentence (speech without punctuation) is cut into pieces
+MIN_SHARED = 2  # one word in common is a coincidence, not evidence
+
+
+class ArticleIndex(Protocol):
+    """What linking reads of the catalog (it writes nothing)."""
+
+    def tokenize(self, text: str) -> list[str]: ...
+    def document_frequencies(self, terms: list[str]) -> dict[str, int]: ...
+    def search_articles(self, terms: list[str], limit: int = 10) -> list[tuple[int, float]]: ...
+    def articles_with(self, terms: list[str]) -> dict[str, list[int]]: ...
+    def article(self, article_id: int) -> Article: ...
+    def article_ids(self) -> list[int]: ...
+    def article_count(self) -> int: ...
+    def article_profiles(
+        self, article_ids: list[int]
+    ) -> dict[int, tuple[list[str], list[str]]]: ...
+
+
+@dataclass(frozen=True)
+class Passage:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Reading:
+    """A passage as the scorer reads it."""
+
+    passage: Passage
+    stem_of: dict[str, str]  # word as said -> index term
+    said: dict[str, str]  # index term -> the word as first said
+    telling: list[str]  # its telling words found in the index, once each
+    names: list[tuple[str, list[str]]]  # (name said, its name_runs)
+    sentences: list[frozenset[str]]  # the telling words of each sentence
+    sentence_names: list[list[tuple[str, list[str]]]]  # the names said in each sentence
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An article as one passage meets it."""
+
+    article_id: int
+    score: float  # on the whole passage
+    shared: tuple[str, ...]  # index terms shared, rarest first
+    names: tuple[str, ...]  # names shared, as said
+    strength: MatchStrength  # of its best stretch of sentences
+
+
+def make_profile(index: ArticleIndex, article_id: int) -> tuple[list[str], list[str]]:
+    """An article's index terms and names (the preparation stores them; made here only
+    for an article that has none stored)."""
+    article = index.article(article_id)
+    terms = sorted(set(index.tokenize(f"{article.title} {article.text}")))
+    return terms, proper_names(f"{article.title}. {article.text}")
+
+
+class Scorer:
+    """Scores passages against articles; remembers what it has read of the index (term
+    frequencies, postings, profiles) for one linking run, and writes nothing."""
+
+    def __init__(
+        self,
+        index: ArticleIndex,
+        candidates: int = 5,
+        name_weight: float = 1.0,
+        dense: DenseIndex | None = None,
+    ):
+        self.index = index
+        self.total = index.article_count()
+        self.wanted = candidates
+        self.name_weight = name_weight
+        self.dense = dense
+        self.stopwords = stopword_terms(index)
+        self.article_terms: dict[int, set[str]] = {}
+        self.article_names: dict[int, str] = {}
+        self.frequencies: dict[str, int] = {}  # document frequencies met so far
+        self.name_weights: dict[str, float] = {}
+        self.weights: dict[int, float] = {}  # document frequency -> weight
+        self.postings: dict[str, list[int]] = {}  # a big archive's rare terms, once read
+        # a term as it was said: the index's MATCH stems what it is given, and stemming a
+        # stem again can change it ("hous" -> "hou"), so queries give the word as said
+        self.said: dict[str, str] = {}
+        self.unindexed: set[str] = set()  # terms in no article
+
+    def weight(self, document_frequency: int) -> float:
+        """A BM25-style idf, scaled so a word found in one article weighs 1."""
+        if document_frequency not in self.weights:
+            self.weights[document_frequency] = _idf(document_frequency, self.total) / _idf(
+                1, self.total
+            )
+        return self.weights[document_frequency]
+
+    def read(self, passage: Passage) -> Reading:
+        """A passage's index terms, telling words (with their frequencies looked up),
+        names, and the same for each of its sentences."""
+        stems = self.index.tokenize(passage.text)
+        telling = distinct_telling(stems, self.stopwords)
+        unknown = [t for t in telling if t not in self.frequencies and t not in self.unindexed]
+        found = self.index.document_frequencies(unknown)
+        self.frequencies.update(found)
+        self.unindexed.update(t for t in unknown if t not in found)
+        stem_of = stems_of_words(passage.text, stems)
+        said = first_said(stem_of)
+        for stem, word in said.items():
+            self.said.setdefault(stem, word)
+        known = [t for t in telling if t in self.frequencies]
+        names = [(name, name_runs(name)) for name in proper_names(passage.text)]
+        sentences = self._sentences(passage.text, stems, frozenset(known))
+        return Reading(
+            passage=passage,
+            stem_of=stem_of,
+            said=said,
+            telling=known,
+            names=names,
+            sentences=[terms for _, terms in sentences],
+            sentence_names=[[n for n in names if n[0] in text] for text, _ in sentences],
+        )
+
+    @staticmethod
+    def _sentences(
+        text: str, stems: list[str], known: frozenset[str]
+    ) -> list[tuple[str, frozenset[str]]]:
+        """(text, telling terms) of each sentence; the whole passage as one when the
+        tokenizer's terms do not line up with its words."""
+        if len(WORD.findall(text)) != len(stems):
+            return [(text, known)]
+        pieces, at = [], 0
+        for sentence in split_sentences(text):
+            words = sentence.split()
+            for first in range(0, len(words), SENTENCE_WORDS):
+                piece = " ".join(words[first : first + SENTENCE_WORDS])
+                count = len(WORD.findall(piece))
+                pieces.append((piece, frozenset(t for t in stems[at : at + count] if t in known)))
+                at += count
+        return pieces
+
+    def candidates(
+        self, reading: Reading, exclude: frozenset[int] = frozenset()
+    ) -> dict[int, float]:
+        """The articles that share the passage's words (BM25's best while the archive is
+        small); with a dense model, fused by reciprocal rank with the articles whose
+        sentences are nearest in meaning. `exclude`: articles to act as if absent. Each
+        with its retrieval score, best first."""
+        wanted = self.wanted + len(exclude)
+        found = self._lexical(reading.telling, wanted * 2)
+        if self.dense is not None:
+            fused: dict[int, float] = defaultdict(float)
+            for ranking in (list(found), self.dense.rank(reading.passage.text, wanted * 2)):
+                for position, article_id in enumerate(ranking, 1):
+                    fused[article_id] += 1 / (RRF_K + position)
+            found = dict(sorted(fused.items(), key=lambda item: -item[1]))
+        kept = [a for a in found if a not in exclude][: self.wanted]
+        return {a: found[a] for a in kept}
+
+    def _lexical(self, telling: list[str], wanted: int) -> dict[int, float]:
+        """Up to ALL_TERMS_UP_TO articles, BM25 over all the passage's telling words. Past
+        it, the QUERY_TERMS rarest of them, since each common word adds a long posting list
+        to score (measured at 100,000 articles: 2.4 ms a passage with its 8 rarest terms,
+        58 ms with 16 of them when they are common), and the articles that hold them ranked
+        by the weight of those they hold: for rare words BM25's length and frequency terms
+        change little, and reading the postings without them is 4 times faster (the
+        scorer then judges each candidate on all the words). A passage that tells two
+        stories may then find only one: the price of the speed."""
+        if self.total <= ALL_TERMS_UP_TO:
+            said = [self.said.get(t, t) for t in telling]
+            return dict(self.index.search_articles(said, wanted))
+        rarest = sorted(telling, key=lambda t: self.frequencies.get(t, 0))[:QUERY_TERMS]
+        held: dict[int, float] = defaultdict(float)
+        unread = {self.said.get(t, t): t for t in rarest if t not in self.postings}
+        for word, articles in self.index.articles_with(list(unread)).items():
+            self.postings[unread[word]] = articles
+        for term in rarest:
+            weight = self.weight(self.frequencies[term])
+            for article_id in self.postings[term]:
+                held[article_id] += weight
+        return {a: held[a] for a in heapq.nsmallest(wanted, held, key=lambda a: (-held[a], a))}
+
+    def chapter_candidates(self, readings: list[Reading]) -> list[int]:
+        """The articles a whole chapter's telling words point to (its CHAPTER_TERMS
+        rarest, so that a long chapter queries as fast as a passage)."""
+        telling = list(dict.fromkeys(t for r in readings for t in r.telling))
+        rarest = sorted(telling, key=lambda t: self.frequencies[t])[:CHAPTER_TERMS]
+        return list(self._lexical(rarest, self.wanted)) if len(readings) > 1 else []
+
+    def score(
+        self,
+        reading: Reading,
+        offered: Sequence[int] = (),
+        exclude: frozenset[int] = frozenset(),
+    ) -> list[Candidate]:
+        """The articles found for the passage (and those `offered`, by its chapter) that
+        share at least MIN_SHARED telling words with it, each with its best stretch of
+        sentences and what the runner-up scores on that stretch."""
+        own = self.candidates(reading, exclude)
+        ids = [*own, *(a for a in offered if a not in own and a not in exclude)]
+        retrieved = max(own.values(), default=0.0) or 1.0
+        self._load_profiles(ids)
+        stretches = _stretches(len(reading.sentences))
+        found = []
+        for article_id in ids:
+            held = self.article_terms[article_id]
+            shared = [t for t in reading.telling if t in held]
+            if len(shared) >= MIN_SHARED:
+                found.append(
+                    (article_id, shared, self._stretch_scores(reading, article_id, stretches))
+                )
+        candidates = []
+        for article_id, shared, scores in found:
+            # the stretch on which it stands furthest above the others
+            runner_ups = [
+                max((other[s] for a, _, other in found if a != article_id), default=0.0)
+                for s in range(len(stretches))
+            ]
+            best = max(range(len(stretches)), key=lambda s: scores[s] - runner_ups[s])
+            runner_up = runner_ups[best]
+            first, last = stretches[best]
+            names = shared_names(reading.names, self.article_names[article_id])
+            candidates.append(
+                Candidate(
+                    article_id=article_id,
+                    score=self._strength(shared, names, reading.stem_of),
+                    shared=tuple(sorted(shared, key=lambda t: self._evidence_order(t, reading))),
+                    names=names,
+                    strength=MatchStrength(
+                        score=scores[best],
+                        runner_up=runner_up,
+                        telling=self._words_weight(
+                            frozenset().union(*reading.sentences[first:last])
+                        ),
+                        retrieved=own.get(article_id, 0.0) / retrieved,
+                    ),
+                )
+            )
+        return candidates
+
+    def _stretch_scores(
+        self, reading: Reading, article_id: int, stretches: list[tuple[int, int]]
+    ) -> list[float]:
+        held = self.article_terms[article_id]
+        printed = self.article_names[article_id]
+        shared = [terms & held for terms in reading.sentences]
+        names = [shared_names(said, printed) for said in reading.sentence_names]
+        return [
+            self._strength(
+                frozenset().union(*shared[first:last]),
+                tuple(dict.fromkeys(n for ns in names[first:last] for n in ns)),
+                reading.stem_of,
+            )
+            for first, last in stretches
+        ]
+
+    def _strength(self, shared, names: Sequence[str], stem_of: dict[str, str]) -> float:
+        return self._words_weight(shared) + self.name_weight * sum(
+            self._name_weight(n, stem_of) for n in names
+        )
+
+    def telling_weight(self, reading: Reading) -> float:
+        """The weight of all the passage's telling words."""
+        return self._words_weight(reading.telling)
+
+    def _words_weight(self, terms) -> float:
+        return sum(self.weight(self.frequencies[t]) for t in terms)
+
+    def _evidence_order(self, term: str, reading: Reading) -> tuple:
+        """Rarest first; among equals, names (capitalized as said), then longer words."""
+        said = reading.said.get(term, term)
+        return (self.frequencies[term], not said[:1].isupper(), -len(term), term)
+
+    def _name_weight(self, name: str, stem_of: dict[str, str]) -> float:
+        """A shared name counts as much as its rarest word: the outlet's town, in every
+        article, adds next to nothing; a minister named in two adds almost a whole point."""
+        if name not in self.name_weights:
+            # the name's words as the passage's tokenizing stemmed them (else ask the index)
+            stems = [stem_of.get(word) for word in WORD.findall(name)]
+            if None in stems:
+                stems = self.index.tokenize(name)
+            frequencies = [self.frequencies[t] for t in stems if t in self.frequencies]
+            self.name_weights[name] = self.weight(min(frequencies)) if frequencies else 0.0
+        return self.name_weights[name]
+
+    def _load_profiles(self, article_ids: list[int]) -> None:
+        """The candidates' terms and names, read from the index in one query (tokenizing
+        whole articles while linking would be most of its cost)."""
+        missing = [a for a in article_ids if a not in self.article_terms]
+        stored = self.index.article_profiles(missing) if missing else {}
+        for article_id in missing:
+            terms, names = stored.get(article_id) or make_profile(self.index, article_id)
+            self.article_terms[article_id] = set(terms)
+            # " name one | name two |": a said name's part is printed when " part " is in it
+            self.article_names[article_id] = "".join(f" {n.lower()} |" for n in names)
+
+
+def _stretches(sentences: int) -> list[tuple[int, int]]:
+    """(first, past the last) of every run of 1 to STRETCH_SENTENCES sentences, and of the
+    whole passage."""
+    runs = [
+        (first, first + size)
+        for first in range(sentences)
+        for size in range(1, STRETCH_SENTENCES + 1)
+        if first + size <= sentences
+    ]
+    return [*runs, (0, sentences)] if sentences > STRETCH_SENTENCES else runs or [(0, 0)]
+
+
+def _idf(document_frequency: int, total: int) -> float:
+    return math.log(1 + (total - document_frequency + 0.5) / (document_frequency + 0.5))
