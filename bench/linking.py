@@ -183,6 +183,7 @@ def measure(corpus: Corpus, scratch: Path, args: argparse.Namespace, heard: str)
     figures, calibration = judge(index, options, queries, absent, target)
     print_reliability(calibration)
     figures["ECE"] = f"{expected_calibration_error(calibration):.3f}"
+    figures.update(episodes(catalog, index, options, queries["c"], absent["a"], target))
     catalog.close()
     return figures
 
@@ -247,6 +248,96 @@ def judge(index, options, queries: dict, absent: dict, target: dict) -> tuple[di
         figures[f"{ABSENT[kind]}: false links"] = f"{given / len(texts):.2f}"
         false += given
     return figures, calibration
+
+
+STORIES_AN_EPISODE = (4, 2)  # told in the host's words with an article, read without one
+EPISODE_WORDS = 3000  # about 20 minutes at 150 words a minute
+WORDS_A_SECOND = 2.5
+
+
+def episodes(catalog, index, options, told: dict, untold: dict, target: dict) -> dict:
+    """Synthetic episodes of about 20 minutes: each tells four stories the archive holds
+    (the paraphrases, as heard) and reads two it does not (absent stories, as heard), in
+    random order, between long stretches of talk about other things (the speech clips'
+    and the demo's scripts); sentences timed at 150 words a minute, linked as the job
+    links (passages, chapters, min_confidence). Scored per story: is a covered story's
+    article published (recall), and is each published link a story that was told
+    (precision)."""
+    import random
+
+    from transcribe.chapters import ChapterOptions, chapter_spans
+    from transcribe.linking import link_transcript
+    from transcribe.records import Segment, Transcript
+
+    filler = talk_about_other_things()
+    draw = random.Random(7)
+    covered = list(told)
+    draw.shuffle(covered)
+    absent_ids = list(untold)
+    held, missing = STORIES_AN_EPISODE
+    published = right = stories = 0
+    wrong_examples = []
+    at_filler = 0
+    for n in range(len(covered) // held):
+        chosen = [(a, told[a], True) for a in covered[n * held : (n + 1) * held]]
+        chosen += [
+            (a, untold[a], False) for a in draw.sample(absent_ids, min(missing, len(absent_ids)))
+        ]
+        draw.shuffle(chosen)
+        sentences: list[str] = []
+        per_story = EPISODE_WORDS // len(chosen)
+        for _, text, _ in chosen:
+            sentences.extend(split_sentences(text))
+            words = len(text.split())
+            while words < per_story:
+                sentences.append(filler[at_filler % len(filler)])
+                words += len(sentences[-1].split())
+                at_filler += 1
+        segments, clock = [], 0.0
+        for sentence in sentences:
+            length = len(sentence.split()) / WORDS_A_SECOND
+            segments.append(Segment(clock, clock + length, sentence))
+            clock += length
+        transcript = Transcript(segments, language="en")
+        links = link_transcript(
+            f"e{n}",
+            transcript,
+            index,
+            options,
+            chapters=chapter_spans(transcript, catalog, ChapterOptions()),
+        )
+        wanted = {target[a] for a, _, is_held in chosen if is_held}
+        given = {link.article.id: link for link in links if link.linked}
+        published += len(given)
+        right += len(wanted & set(given))
+        stories += len(wanted)
+        wrong_examples += [given[a].article.title[:60] for a in set(given) - wanted][:2]
+    precision = right / published if published else 1.0
+    recall = right / stories if stories else 0.0
+    print(
+        f"\nepisodes: {len(covered) // held} of about {EPISODE_WORDS / WORDS_A_SECOND / 60:.0f} "
+        f"minutes, each telling {held} stories the archive holds and reading {missing} it "
+        f"does not: {published} links published, {right} of them right (precision "
+        f"{precision:.2f}); {right} of {stories} covered stories linked (recall {recall:.2f})"
+    )
+    if wrong_examples:
+        print("wrong links, for example: " + "; ".join(wrong_examples[:4]))
+    return {"episodes: precision": f"{precision:.2f}", "episodes: recall": f"{recall:.2f}"}
+
+
+def talk_about_other_things() -> list[str]:
+    """Sentences about nothing in a news archive: the speech clips' references (book
+    readings, speeches) and the demo's episode scripts (a made-up town's news)."""
+    import csv
+
+    from transcribe.demo import EXAMPLES
+
+    texts = [e["script"] for e in json.loads((EXAMPLES / "episodes.json").read_text())["episodes"]]
+    with open(ROOT.parent / "shared" / "data" / "speech" / "manifest.tsv") as manifest:
+        for row in csv.DictReader(manifest, delimiter="\t"):
+            text = row["reference"]
+            texts.append(text.capitalize() + "." if text.isupper() else text)
+    return [s for text in texts for s in split_sentences(text)]
 
 
 def balanced(calibration: list[tuple[float, bool, bool]]) -> list[tuple[float, bool, float]]:

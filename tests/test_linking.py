@@ -385,6 +385,6 @@ def test_a_chapter_offers_its_story_to_a_passage_that_found_another(catalog):
 
 def test_an_unfitted_model_links_nothing():
     articles = LiteralIndex(ARCHIVE)
-    index = LinkIndex(articles, ConfidenceModel(coefficients=(-30.0, 0.0, 0.0, 0.0, 0.0)))
+    index = LinkIndex(articles, ConfidenceModel(coefficients=(-30.0, 0.0, 0.0, 0.0, 0.0, 0.0)))
     text = "Ingrid Solberg at Port Ellery harbour waits for the Coastal Commission permit."
     assert urls(link_text(text, index, LinkingOptions())) == []

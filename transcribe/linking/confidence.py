@@ -27,9 +27,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # What a match is judged by, each a quantity that means the same in any archive.
-FEATURES = ("intercept", "log score", "signed log margin", "coverage", "retrieval share")
+FEATURES = (
+    "intercept",
+    "log score",
+    "signed log margin",
+    "coverage",
+    "retrieval share",
+    "retrieval margin",
+)
 SAMPLES = 300  # mentions looked up per kind (held, not held) to fit the model
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 # A sampled mention keeps each of its words with a probability drawn from here to 1: a
 # host's paraphrase keeps little but the names, a sentence read aloud nearly all (chosen
 # on the war-news corpus, 0.1 against 0.3: calibration error 0.058 against 0.080)
@@ -44,6 +51,7 @@ class MatchStrength:
     runner_up: float  # the same for the next best article on the same words
     telling: float  # the weight of all the stretch's telling words
     retrieved: float = 1.0  # its retrieval score over the passage's best one (0: not retrieved)
+    retrieval_margin: float = 0.0  # log of its retrieval score over the best other one's
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,14 @@ def features(match: MatchStrength) -> tuple[float, ...]:
     gap = match.score - match.runner_up
     margin = math.log1p(gap) if gap >= 0 else -math.log1p(-gap)
     coverage = match.score / match.telling if match.telling > 0 else 0.0
-    return (1.0, math.log1p(match.score), margin, min(coverage, 2.0), match.retrieved)
+    return (
+        1.0,
+        math.log1p(match.score),
+        margin,
+        min(coverage, 2.0),
+        match.retrieved,
+        match.retrieval_margin,
+    )
 
 
 @dataclass(frozen=True)
@@ -132,4 +147,4 @@ def fit(rows: list[tuple[MatchStrength, bool]], ridge: float = 1.0) -> Confidenc
 
 
 # An archive too small to sample (no article with a sentence of five words) links nothing.
-UNFITTED = ConfidenceModel(coefficients=(-30.0, 0.0, 0.0, 0.0, 0.0))
+UNFITTED = ConfidenceModel(coefficients=(-30.0, *[0.0] * (len(FEATURES) - 1)))

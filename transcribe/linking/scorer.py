@@ -271,6 +271,11 @@ class Scorer:
                             frozenset().union(*reading.sentences[first:last])
                         ),
                         retrieved=own.get(article_id, 0.0) / retrieved,
+                        retrieval_margin=_log_ratio(
+                            own.get(article_id, 0.0),
+                            max((r for a, r in own.items() if a != article_id), default=0.0),
+                            retrieved,
+                        ),
                     ),
                 )
             )
@@ -343,6 +348,13 @@ def _stretches(sentences: int) -> list[tuple[int, int]]:
         if first + size <= sentences
     ]
     return [*runs, (0, sentences)] if sentences > STRETCH_SENTENCES else runs or [(0, 0)]
+
+
+def _log_ratio(score: float, other: float, scale: float) -> float:
+    """How many times over the best other retrieval score this one is, in logs, within
+    +-3 (each smoothed by a hundredth of the passage's best)."""
+    smooth = scale / 100
+    return max(-3.0, min(3.0, math.log((score + smooth) / (other + smooth))))
 
 
 def _idf(document_frequency: int, total: int) -> float:
