@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +88,9 @@ def main() -> None:
     parser.add_argument("--dense-model", default="minilm")
     parser.add_argument("--written", action="store_true", help="the query texts, not spoken")
     parser.add_argument("--corpus", type=int, action="append", help="only corpus N (0, 1)")
+    parser.add_argument(
+        "--explain", action="store_true", help="where each story an episode missed was ranked"
+    )
     args = parser.parse_args()
     heard = "written" if args.written else "spoken with espeak-ng, transcribed by tiny.en"
     summary = []
@@ -183,7 +186,9 @@ def measure(corpus: Corpus, scratch: Path, args: argparse.Namespace, heard: str)
     figures, calibration = judge(index, options, queries, absent, target)
     print_reliability(calibration)
     figures["ECE"] = f"{expected_calibration_error(calibration):.3f}"
-    figures.update(episodes(catalog, index, options, queries["c"], absent["a"], target))
+    figures.update(
+        episodes(catalog, index, options, queries["c"], absent["a"], target, args.explain)
+    )
     catalog.close()
     return figures
 
@@ -255,7 +260,9 @@ EPISODE_WORDS = 3000  # about 20 minutes at 150 words a minute
 WORDS_A_SECOND = 2.5
 
 
-def episodes(catalog, index, options, told: dict, untold: dict, target: dict) -> dict:
+def episodes(
+    catalog, index, options, told: dict, untold: dict, target: dict, explain: bool = False
+) -> dict:
     """Synthetic episodes of about 20 minutes: each tells four stories the archive holds
     (the paraphrases, as heard) and reads two it does not (absent stories, as heard), in
     random order, between long stretches of talk about other things (the speech clips'
@@ -278,6 +285,7 @@ def episodes(catalog, index, options, told: dict, untold: dict, target: dict) ->
     published = right = stories = 0
     wrong_examples = []
     at_filler = 0
+    times: list[float] = []
     for n in range(len(covered) // held):
         chosen = [(a, told[a], True) for a in covered[n * held : (n + 1) * held]]
         chosen += [
@@ -299,26 +307,41 @@ def episodes(catalog, index, options, told: dict, untold: dict, target: dict) ->
             segments.append(Segment(clock, clock + length, sentence))
             clock += length
         transcript = Transcript(segments, language="en")
+        started = time.perf_counter()
         links = link_transcript(
             f"e{n}",
             transcript,
             index,
             options,
-            chapters=chapter_spans(transcript, catalog, ChapterOptions()),
+            chapters=(spans := chapter_spans(transcript, catalog, ChapterOptions())),
         )
+        times.append(time.perf_counter() - started)
         wanted = {target[a] for a, _, is_held in chosen if is_held}
         given = {link.article.id: link for link in links if link.linked}
         published += len(given)
         right += len(wanted & set(given))
         stories += len(wanted)
         wrong_examples += [given[a].article.title[:60] for a in set(given) - wanted][:2]
+        if explain:
+            every = link_transcript(
+                f"e{n}", transcript, index, replace(options, top=1000), chapters=spans
+            )
+            place = {link.article.id: (r, link.confidence) for r, link in enumerate(every, 1)}
+            print(
+                f"episode {n}: missed (rank, confidence) "
+                + ", ".join(
+                    f"{place[a][0]} {place[a][1]:.2f}" if a in place else "not found"
+                    for a in wanted - set(given)
+                )
+            )
     precision = right / published if published else 1.0
     recall = right / stories if stories else 0.0
     print(
         f"\nepisodes: {len(covered) // held} of about {EPISODE_WORDS / WORDS_A_SECOND / 60:.0f} "
         f"minutes, each telling {held} stories the archive holds and reading {missing} it "
         f"does not: {published} links published, {right} of them right (precision "
-        f"{precision:.2f}); {right} of {stories} covered stories linked (recall {recall:.2f})"
+        f"{precision:.2f}); {right} of {stories} covered stories linked (recall {recall:.2f}); "
+        f"{statistics.median(times) * 1000:.0f} ms an episode (median; chapters and linking)"
     )
     if wrong_examples:
         print("wrong links, for example: " + "; ".join(wrong_examples[:4]))

@@ -119,6 +119,7 @@ class Scorer:
         self.frequencies: dict[str, int] = {}  # document frequencies met so far
         self.name_weights: dict[str, float] = {}
         self.weights: dict[int, float] = {}  # document frequency -> weight
+        self.term_weight: dict[str, float] = {}  # term -> its weight, for the terms read
         self.postings: dict[str, list[int]] = {}  # a big archive's rare terms, once read
         # a term as it was said: the index's MATCH stems what it is given, and stemming a
         # stem again can change it ("hous" -> "hou"), so queries give the word as said
@@ -147,6 +148,9 @@ class Scorer:
         for stem, word in said.items():
             self.said.setdefault(stem, word)
         known = [t for t in telling if t in self.frequencies]
+        for term in known:
+            if term not in self.term_weight:
+                self.term_weight[term] = self.weight(self.frequencies[term])
         names = [(name, name_runs(name)) for name in proper_names(passage.text)]
         sentences = self._sentences(passage.text, stems, frozenset(known))
         return Reading(
@@ -287,15 +291,23 @@ class Scorer:
         held = self.article_terms[article_id]
         printed = self.article_names[article_id]
         shared = [terms & held for terms in reading.sentences]
-        names = [shared_names(said, printed) for said in reading.sentence_names]
-        return [
-            self._strength(
-                frozenset().union(*shared[first:last]),
-                tuple(dict.fromkeys(n for ns in names[first:last] for n in ns)),
-                reading.stem_of,
-            )
-            for first, last in stretches
+        names = [
+            {n: self._name_weight(n, reading.stem_of) for n in shared_names(said, printed)}
+            for said in reading.sentence_names
         ]
+        weight = self.term_weight
+        scores = []
+        for first, last in stretches:
+            words = shared[first] if last == first + 1 else set().union(*shared[first:last])
+            named = (
+                names[first]
+                if last == first + 1
+                else dict(p for ns in names[first:last] for p in ns.items())
+            )
+            scores.append(
+                sum(map(weight.__getitem__, words)) + self.name_weight * sum(named.values())
+            )
+        return scores
 
     def _strength(self, shared, names: Sequence[str], stem_of: dict[str, str]) -> float:
         return self._words_weight(shared) + self.name_weight * sum(
@@ -307,7 +319,7 @@ class Scorer:
         return self._words_weight(reading.telling)
 
     def _words_weight(self, terms) -> float:
-        return sum(self.weight(self.frequencies[t]) for t in terms)
+        return sum(map(self.term_weight.__getitem__, terms))
 
     def _evidence_order(self, term: str, reading: Reading) -> tuple:
         """Rarest first; among equals, names (capitalized as said), then longer words."""
