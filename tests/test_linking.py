@@ -177,9 +177,9 @@ def test_passages_are_about_a_minute_and_a_short_tail_joins_the_last():
 def test_the_confidence_model_is_fitted_to_the_archive_it_reads(literal):
     model = literal.confidence
     assert model.samples > 100 and model.accuracy > 0.8
-    strong = MatchStrength(score=6.0, runner_up=1.0, telling=7.0)
-    crowded = MatchStrength(score=6.0, runner_up=5.5, telling=7.0)
-    faint = MatchStrength(score=1.5, runner_up=1.0, telling=9.0)
+    strong = MatchStrength(score=6.0, runner_up=1.0, telling=7.0, retrieval_margin=1.5)
+    crowded = MatchStrength(score=6.0, runner_up=5.5, telling=7.0, retrieval_margin=0.1)
+    faint = MatchStrength(score=1.5, runner_up=1.0, telling=9.0, retrieval_margin=0.2)
     assert model.confidence(strong) > 0.8
     assert model.confidence(faint) < 0.3
     assert model.confidence(crowded) < model.confidence(strong)
