@@ -251,13 +251,17 @@ class Scorer:
                 found.append(
                     (article_id, shared, self._stretch_scores(reading, article_id, stretches))
                 )
+        # each stretch's two best scores: the runner-up of the best is the second
+        leaders = [
+            heapq.nlargest(2, ((other[s], a) for a, _, other in found))
+            for s in range(len(stretches))
+        ]
         candidates = []
         for article_id, shared, scores in found:
-            # the stretch on which it stands furthest above the others
             runner_ups = [
-                max((other[s] for a, _, other in found if a != article_id), default=0.0)
-                for s in range(len(stretches))
+                next((score for score, a in two if a != article_id), 0.0) for two in leaders
             ]
+            # the stretch on which it stands furthest above the others
             best = max(range(len(stretches)), key=lambda s: scores[s] - runner_ups[s])
             runner_up = runner_ups[best]
             first, last = stretches[best]
@@ -305,7 +309,8 @@ class Scorer:
                 else dict(p for ns in names[first:last] for p in ns.items())
             )
             scores.append(
-                sum(map(weight.__getitem__, words)) + self.name_weight * sum(named.values())
+                math.fsum(map(weight.__getitem__, words))
+                + self.name_weight * math.fsum(named.values())
             )
         return scores
 
@@ -319,7 +324,7 @@ class Scorer:
         return self._words_weight(reading.telling)
 
     def _words_weight(self, terms) -> float:
-        return sum(map(self.term_weight.__getitem__, terms))
+        return math.fsum(map(self.term_weight.__getitem__, terms))  # in any order alike
 
     def _evidence_order(self, term: str, reading: Reading) -> tuple:
         """Rarest first; among equals, names (capitalized as said), then longer words."""
