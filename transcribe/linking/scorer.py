@@ -258,33 +258,27 @@ class Scorer:
         ]
         candidates = []
         for article_id, shared, scores in found:
-            runner_ups = [
-                next((score for score, a in two if a != article_id), 0.0) for two in leaders
-            ]
-            # the stretch on which it stands furthest above the others
-            best = max(range(len(stretches)), key=lambda s: scores[s] - runner_ups[s])
-            runner_up = runner_ups[best]
+            best, runner_up = _furthest_ahead(article_id, scores, leaders)
             first, last = stretches[best]
             names = shared_names(reading.names, self.article_names[article_id])
+            strength = MatchStrength(
+                score=scores[best],
+                runner_up=runner_up,
+                telling=self._words_weight(frozenset().union(*reading.sentences[first:last])),
+                retrieved=own.get(article_id, 0.0) / retrieved,
+                retrieval_margin=_log_ratio(
+                    own.get(article_id, 0.0),
+                    max((r for a, r in own.items() if a != article_id), default=0.0),
+                    retrieved,
+                ),
+            )
             candidates.append(
                 Candidate(
                     article_id=article_id,
                     score=self._strength(shared, names, reading.stem_of),
                     shared=tuple(sorted(shared, key=lambda t: self._evidence_order(t, reading))),
                     names=names,
-                    strength=MatchStrength(
-                        score=scores[best],
-                        runner_up=runner_up,
-                        telling=self._words_weight(
-                            frozenset().union(*reading.sentences[first:last])
-                        ),
-                        retrieved=own.get(article_id, 0.0) / retrieved,
-                        retrieval_margin=_log_ratio(
-                            own.get(article_id, 0.0),
-                            max((r for a, r in own.items() if a != article_id), default=0.0),
-                            retrieved,
-                        ),
-                    ),
+                    strength=strength,
                 )
             )
         return candidates
@@ -365,6 +359,16 @@ def _stretches(sentences: int) -> list[tuple[int, int]]:
         if first + size <= sentences
     ]
     return [*runs, (0, sentences)] if sentences > STRETCH_SENTENCES else runs or [(0, 0)]
+
+
+def _furthest_ahead(
+    article_id: int, scores: list[float], leaders: list[list[tuple[float, int]]]
+) -> tuple[int, float]:
+    """The stretch on which the article stands furthest above the best other article
+    (`leaders`: each stretch's two best (score, article)), and that other's score there."""
+    runner_ups = [next((score for score, a in two if a != article_id), 0.0) for two in leaders]
+    best = max(range(len(scores)), key=lambda s: scores[s] - runner_ups[s])
+    return best, runner_ups[best]
 
 
 def _log_ratio(score: float, other: float, scale: float) -> float:
