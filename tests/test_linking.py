@@ -291,16 +291,21 @@ def test_linking_a_prepared_catalog_writes_nothing(catalog):
     assert list(catalog.db.iterdump()) == before
 
 
-def test_the_confidence_model_is_kept_and_fitted_again_when_the_articles_change(catalog):
+def test_the_confidence_model_is_kept_and_fitted_again_when_the_archive_grows(catalog):
     first = prepare_index(catalog, LinkingOptions()).confidence
     stored = catalog.link_calibration()
     assert stored["coefficients"] == list(first.coefficients)
+    assert stored["articles"] == len(ARCHIVE)
     assert prepare_index(catalog, LinkingOptions()).confidence == first
-    catalog.add_article(
-        Article(url="https://news.example/ferry", title="Ferry news", text="Ferries run late.")
-    )
+    for n in range(2):  # more than 1% more articles
+        catalog.add_article(
+            Article(
+                url=f"https://news.example/ferry-{n}", title="Ferries", text="Ferries run late."
+            )
+        )
     prepare_index(catalog, LinkingOptions())
-    assert catalog.link_calibration()["made_for"] != stored["made_for"]
+    assert catalog.link_calibration()["articles"] == len(ARCHIVE) + 2
+    assert prepare_index(catalog, LinkingOptions(candidates=3)).confidence != first
 
 
 def test_the_date_prior_prefers_the_story_of_the_week_but_keeps_an_old_strong_match(catalog):

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+REFIT_CHANGE = 0.01  # the confidence model is fitted again once the archive changed by 1%
+
 
 def prepare_index(catalog: Catalog, options: LinkingOptions) -> LinkIndex:
     """Profiles, term counts, the confidence model (and vectors, with a dense model) up
@@ -69,25 +71,32 @@ def article_profile(catalog: Catalog, article_id: int) -> tuple[list[str], list[
 
 
 def confidence_model(catalog: Catalog, options: LinkingOptions) -> ConfidenceModel:
-    """The stored model when it was fitted to these articles with these settings, else
-    one fitted now (and stored)."""
+    """The stored model when it was fitted with these settings and the archive has grown
+    or shrunk by less than REFIT_CHANGE since (what a score means moves with the archive's
+    size and vocabulary, not with its day's new stories: refitting takes 12 s at 100,000
+    articles), else one fitted now (and stored)."""
     made_for = json.dumps(
         {
             "version": MODEL_VERSION,
-            "articles": catalog.articles_stamp(),
             "candidates": options.candidates,
             "name_weight": options.name_weight,
             "dense_model": options.dense_model,
         },
         sort_keys=True,
     )
+    articles = catalog.article_count()
     stored = catalog.link_calibration()
-    if stored and stored.get("made_for") == made_for:
+    if (
+        stored
+        and stored.get("made_for") == made_for
+        and abs(articles - stored["articles"]) <= REFIT_CHANGE * stored["articles"]
+    ):
         return ConfidenceModel(tuple(stored["coefficients"]), stored["samples"], stored["accuracy"])
     model = calibrate(catalog, options)
     catalog.save_link_calibration(
         {
             "made_for": made_for,
+            "articles": articles,
             "features": FEATURES,
             "coefficients": model.coefficients,
             "samples": model.samples,
@@ -95,7 +104,7 @@ def confidence_model(catalog: Catalog, options: LinkingOptions) -> ConfidenceMod
         }
     )
     log.info(
-        "linking: confidence fitted to %d sampled mentions (%.0f%% right at 0.5)",
+        "linking: confidence fitted to %d sampled candidates (%.0f%% right at 0.5)",
         model.samples,
         100 * model.accuracy,
     )

@@ -23,9 +23,9 @@ from .words import (
     WORD,
     distinct_telling,
     first_said,
+    name_matches,
     name_runs,
     proper_names,
-    shared_names,
     split_sentences,
     stems_of_words,
     stopword_terms,
@@ -248,19 +248,18 @@ class Scorer:
             held = self.article_terms[article_id]
             shared = [t for t in reading.telling if t in held]
             if len(shared) >= MIN_SHARED:
-                found.append(
-                    (article_id, shared, self._stretch_scores(reading, article_id, stretches))
-                )
+                named = name_matches(reading.names, self.article_names[article_id])
+                scores = self._stretch_scores(reading, held, named, stretches)
+                found.append((article_id, shared, scores, tuple(dict.fromkeys(named.values()))))
         # each stretch's two best scores: the runner-up of the best is the second
         leaders = [
-            heapq.nlargest(2, ((other[s], a) for a, _, other in found))
+            heapq.nlargest(2, ((other[s], a) for a, _, other, _ in found))
             for s in range(len(stretches))
         ]
         candidates = []
-        for article_id, shared, scores in found:
+        for article_id, shared, scores, names in found:
             best, runner_up = _furthest_ahead(article_id, scores, leaders)
             first, last = stretches[best]
-            names = shared_names(reading.names, self.article_names[article_id])
             strength = MatchStrength(
                 score=scores[best],
                 runner_up=runner_up,
@@ -284,27 +283,31 @@ class Scorer:
         return candidates
 
     def _stretch_scores(
-        self, reading: Reading, article_id: int, stretches: list[tuple[int, int]]
+        self,
+        reading: Reading,
+        held: set[str],
+        named: dict[str, str],
+        stretches: list[tuple[int, int]],
     ) -> list[float]:
-        held = self.article_terms[article_id]
-        printed = self.article_names[article_id]
+        """An article's score (`held`: its terms; `named`: the names said that it prints,
+        as matched) on each stretch of the passage's sentences."""
         shared = [terms & held for terms in reading.sentences]
         names = [
-            {n: self._name_weight(n, reading.stem_of) for n in shared_names(said, printed)}
+            {named[n]: self._name_weight(named[n], reading.stem_of) for n, _ in said if n in named}
             for said in reading.sentence_names
         ]
         weight = self.term_weight
         scores = []
         for first, last in stretches:
             words = shared[first] if last == first + 1 else set().union(*shared[first:last])
-            named = (
+            in_stretch = (
                 names[first]
                 if last == first + 1
                 else dict(p for ns in names[first:last] for p in ns.items())
             )
             scores.append(
                 math.fsum(map(weight.__getitem__, words))
-                + self.name_weight * math.fsum(named.values())
+                + self.name_weight * math.fsum(in_stretch.values())
             )
         return scores
 

@@ -117,19 +117,20 @@ def name_runs(name: str) -> list[str]:
     ]
 
 
-def shared_names(said: list[tuple[str, list[str]]], printed: str) -> tuple[str, ...]:
+def name_matches(said: list[tuple[str, list[str]]], printed: str) -> dict[str, str]:
     """For each name said (with its name_runs), its longest part that is, or is part of, a
-    name the article prints (`printed`: " name | name |", lowercased), as said."""
-    shared: dict[str, None] = {}
+    name the article prints (`printed`: " name | name |", lowercased), as said: name said
+    -> that part."""
+    matches: dict[str, str] = {}
     for name, runs in said:
         for run in runs:
             if f" {run} " in printed and run not in STOPWORDS:
                 words = name.split()
                 size = len(run.split())
                 start = [w.lower() for w in words].index(run.split()[0])
-                shared.setdefault(" ".join(words[start : start + size]))
+                matches[name] = " ".join(words[start : start + size])
                 break
-    return tuple(shared)
+    return matches
 
 
 def stems_of_words(text: str, stems: list[str]) -> dict[str, str]:
