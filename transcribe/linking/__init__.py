@@ -155,7 +155,7 @@ def rank_articles(
     if not index.articles.article_count() or not chunks:
         return []
     scorer = Scorer(index.articles, options.candidates, options.name_weight, index.dense)
-    readings = [scorer.read(passage) for passage in chunks]
+    readings = scorer.read_all(chunks)
     offered = _chapter_offers(scorer, readings, chapters)
     evidence: dict[int, list[PassageMatch]] = defaultdict(list)
     for reading, extra in zip(readings, offered, strict=True):

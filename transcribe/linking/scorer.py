@@ -137,12 +137,39 @@ class Scorer:
     def read(self, passage: Passage) -> Reading:
         """A passage's index terms, telling words (with their frequencies looked up),
         names, and the same for each of its sentences."""
-        stems = self.index.tokenize(passage.text)
-        telling = distinct_telling(stems, self.stopwords)
-        unknown = [t for t in telling if t not in self.frequencies and t not in self.unindexed]
-        found = self.index.document_frequencies(unknown)
+        return self.read_all([passage])[0]
+
+    def read_all(self, passages: list[Passage]) -> list[Reading]:
+        """read() of many passages, with one round trip to the index's tokenizer and one
+        for the term frequencies (30 of each for a 30-minute episode cost 25 ms)."""
+        stems = self._tokenize_all([p.text for p in passages])
+        telling = [distinct_telling(terms, self.stopwords) for terms in stems]
+        unknown = {
+            t
+            for terms in telling
+            for t in terms
+            if t not in self.frequencies and t not in self.unindexed
+        }
+        found = self.index.document_frequencies(sorted(unknown))
         self.frequencies.update(found)
         self.unindexed.update(t for t in unknown if t not in found)
+        return [
+            self._reading(passage, terms, said)
+            for passage, terms, said in zip(passages, stems, telling, strict=True)
+        ]
+
+    def _tokenize_all(self, texts: list[str]) -> list[list[str]]:
+        """Each text's index terms, from one call to the tokenizer when its terms line up
+        with the words (they do unless a word is split otherwise than WORD splits it)."""
+        if len(texts) > 1:
+            stems = self.index.tokenize("\n".join(texts))
+            counts = [len(WORD.findall(text)) for text in texts]
+            if sum(counts) == len(stems):
+                starts = [sum(counts[:n]) for n in range(len(counts))]
+                return [stems[at : at + count] for at, count in zip(starts, counts, strict=True)]
+        return [self.index.tokenize(text) for text in texts]
+
+    def _reading(self, passage: Passage, stems: list[str], telling: list[str]) -> Reading:
         stem_of = stems_of_words(passage.text, stems)
         said = first_said(stem_of)
         for stem, word in said.items():
