@@ -29,6 +29,7 @@ def invoke(*args: str):
         ('[[sources]]\nurl = "file:///tmp/feed.xml"', "sources[0].url"),
         ('[render]\nmedia = "stream"', "render.media"),
         ("[linking]\ntop = 0", "linking.top"),
+        ("[linking]\nmin_confidence = 1.5", "linking.min_confidence"),
         ("[speech]\nbatch_size = 4\nvad = false", "speech.batch_size"),
         ("[chapters]\nmin_seconds = 5", "chapters"),
         ("sources = [", "not valid TOML"),
@@ -42,6 +43,15 @@ def test_bad_config_is_one_line_naming_the_key_and_exit_code_2(tmp_path, text, k
     result = invoke("--config", str(config), "status")
     assert result.exit_code == 2
     assert key in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_an_old_config_with_the_retired_thresholds_still_loads_and_says_so(tmp_path, caplog):
+    config = tmp_path / "old.toml"
+    config.write_text("[linking]\nmin_score = 8.0\nmin_shared_terms = 2\ntop = 3\n")
+    loaded = load_config(config)
+    assert loaded.linking.top == 3
+    assert "linking.min_score: no longer used" in caplog.text
+    assert "linking.min_shared_terms" in caplog.text
 
 
 def test_config_paths_are_relative_to_the_config_file(tmp_path):

@@ -10,7 +10,14 @@ from dataclasses import replace
 import pytest
 
 from transcribe.catalog import Catalog
-from transcribe.linking import LinkIndex, LinkingOptions, link_text, link_transcript, passages
+from transcribe.linking import (
+    LinkIndex,
+    LinkingOptions,
+    Passage,
+    link_text,
+    link_transcript,
+    passages,
+)
 from transcribe.linking.confidence import ConfidenceModel, MatchStrength, fit
 from transcribe.linking.prepare import calibrate, prepare_index, profile_articles
 from transcribe.records import Article, Segment, Transcript
@@ -369,22 +376,23 @@ def test_a_chapter_offers_its_story_to_a_passage_that_found_another(catalog):
             0,
         )
         + spoken(
-            "Fishing boats scrape the channel at low tide while the dredging is delayed, "
-            "and in the Verdon valley the Pippin apples went to cider makers, the growers "
+            "Fishing boats scrape the channel at low tide while the dredging is delayed. "
+            "And in the Verdon valley the Pippin apples went to cider makers, the growers "
             "cooperative chairman Lucas Ferrand said of the record harvest.",
             30,
         ),
         language="en",
     )
-    options = LinkingOptions(passage_seconds=30, candidates=1, min_confidence=0)
+    options = LinkingOptions(passage_seconds=30, candidates=1)
     index = prepare_index(catalog, options)
 
     def harbour_evidence(chapters: list[tuple[float, float]]) -> list[tuple[float, float]]:
         links = link_transcript("ep", transcript, index, options, chapters=chapters)
         harbour = next(link for link in links if "harbour" in link.article.url)
-        return [(m.start, m.end) for m in harbour.evidence]
+        return [(m.start, m.end) for m in harbour.evidence if m.linked]
 
     assert harbour_evidence([]) == [(0, 30)]
+    # judged by the chapter's retrieval, the offered article is confident there too
     assert harbour_evidence([(0, 60)]) == [(0, 30), (30, 60)]
 
 
@@ -393,3 +401,26 @@ def test_an_unfitted_model_links_nothing():
     index = LinkIndex(articles, ConfidenceModel(coefficients=(-30.0, 0.0, 0.0, 0.0, 0.0, 0.0)))
     text = "Ingrid Solberg at Port Ellery harbour waits for the Coastal Commission permit."
     assert urls(link_text(text, index, LinkingOptions())) == []
+
+
+def test_passages_read_together_keep_their_own_words(literal):
+    from transcribe.linking.scorer import Scorer
+
+    texts = [
+        "Great 🙂 harbour dredging permit for Port Ellery.",
+        "The re\u0301sume\u0301 of Baltic Marine.",
+        "Ingrid Solberg waits.",
+    ]
+    chunks = [Passage(0.0, 0.0, t) for t in texts]
+    together = Scorer(literal.articles).read_all(chunks)
+    alone = [Scorer(literal.articles).read(chunk) for chunk in chunks]
+    assert [r.telling for r in together] == [r.telling for r in alone]
+    assert "baltic" not in together[0].telling and "baltic" in together[1].telling
+
+
+def test_a_name_said_longer_is_matched_at_the_part_printed():
+    from transcribe.linking.words import name_matches, name_runs
+
+    said = "New York New Jersey"
+    assert name_matches([(said, name_runs(said))], " new jersey |") == {said: "New Jersey"}
+    assert name_matches([("Ann", name_runs("Ann"))], " annual report |") == {}

@@ -224,7 +224,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
-    ("0011_link_confidence", "ALTER TABLE links ADD COLUMN confidence REAL NOT NULL DEFAULT 0;"),
+    (
+        # links made by fixed thresholds have no confidence: every episode is linked again
+        "0011_link_confidence",
+        """
+        ALTER TABLE links ADD COLUMN confidence REAL NOT NULL DEFAULT 0;
+        DELETE FROM link_runs;
+        """,
+    ),
 ]
 
 

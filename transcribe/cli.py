@@ -336,6 +336,8 @@ def related(
     from .linking.prepare import prepare_index
 
     options = replace(context.config.linking, top=top)
+    if min_confidence is not None and not 0 <= min_confidence <= 1:  # FloatRange lets NaN by
+        raise click.BadParameter("a probability, from 0 to 1", param_hint="--min-confidence")
     if min_confidence is not None:
         options = replace(options, min_confidence=min_confidence)
     try:
@@ -387,7 +389,11 @@ def related(
                 click.echo(f"             names: {', '.join(found.shared_names[:8])}")
             click.echo(f"             shared: {', '.join(found.shared_terms[:10])}")
     if not links and not as_json:
-        click.echo("no article shares two telling words with it")
+        click.echo(
+            "no article shares two telling words with it"
+            if index.articles.article_count()
+            else "the catalog has no articles yet: add some with `transcribe articles add`"
+        )
 
 
 @cli.command()

@@ -7,6 +7,7 @@ cron job finds the same folders whatever its working directory.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -16,6 +17,8 @@ from .chapters import ChapterOptions
 from .linking import LinkingOptions
 from .render import RenderOptions
 from .speech import ENGINES, SpeechOptions
+
+log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -105,7 +108,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> Config:
         data=base / _str(raw.get("data", "data"), "data"),
         output=base / _str(raw.get("output", "output"), "output"),
         speech=_section(SpeechOptions, raw.get("speech", {}), "speech"),
-        linking=_section(LinkingOptions, raw.get("linking", {}), "linking"),
+        linking=_section(LinkingOptions, _without_retired(raw.get("linking", {})), "linking"),
         chapters=_section(ChapterOptions, raw.get("chapters", {}), "chapters"),
         render=_section(RenderOptions, raw.get("render", {}), "render"),
         fetch=_section(FetchConfig, raw.get("fetch", {}), "fetch"),
@@ -176,6 +179,25 @@ def _section(cls: type, raw: Any, where: str) -> Any:
     if cls is SourceConfig and "url" not in values:
         raise ConfigError(f"{where}.url: a source needs a url")
     return cls(**values)
+
+
+# settings the linker no longer reads: its decision is min_confidence, learnt per archive
+RETIRED_LINKING_KEYS = ("min_score", "min_coverage", "min_covered_score", "min_shared_terms")
+
+
+def _without_retired(raw: Any) -> Any:
+    """The [linking] table less the retired thresholds, each named in a warning (an old
+    config keeps working)."""
+    if not isinstance(raw, dict):
+        return raw
+    for key in RETIRED_LINKING_KEYS:
+        if key in raw:
+            log.warning(
+                "linking.%s: no longer used (links are decided by linking.min_confidence, "
+                "learnt per archive); ignored",
+                key,
+            )
+    return {k: v for k, v in raw.items() if k not in RETIRED_LINKING_KEYS}
 
 
 def _no_unknown_keys(raw: dict[str, Any], known: set[str], prefix: str) -> None:

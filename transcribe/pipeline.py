@@ -273,13 +273,21 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
         f"{config.linking.producer()};{config.chapters.producer()};"
         f"articles={catalog.articles_stamp()}"
     )
-    index = None  # prepared the first time an episode needs linking
-    for episode in catalog.episodes(TRANSCRIBED):
-        producer = f"{stamp};transcript={catalog.transcript_producer(episode.id)}"
-        if catalog.link_producer(episode.id) == producer:
-            continue
+    due = [
+        episode
+        for episode in catalog.episodes(TRANSCRIBED)
+        if catalog.link_producer(episode.id)
+        != f"{stamp};transcript={catalog.transcript_producer(episode.id)}"
+    ]
+    if not due:
+        return
+    index = None
+    with _recorded(report, "articles", "linking"):  # one failure, not one an episode
+        index = prepare_index(catalog, config.linking)
+    if index is None:
+        return
+    for episode in due:
         with _recorded(report, episode.id, "linking"):
-            index = index or prepare_index(catalog, config.linking)
             transcript = catalog.transcript(episode.id)
             assert transcript is not None  # the episode is in the transcribed state
             links = link_transcript(
@@ -291,6 +299,7 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
                 chapters=_chapter_spans(config, catalog, episode, transcript),
             )
             links = published_links(links)
+            producer = f"{stamp};transcript={catalog.transcript_producer(episode.id)}"
             catalog.save_links(episode.id, links, producer)
             report.linked += 1
             report.links += len(links)

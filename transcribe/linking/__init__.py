@@ -187,8 +187,8 @@ def rank_articles(
 
 def _chapter_offers(
     scorer: Scorer, readings: list[Reading], chapters: Sequence[tuple[float, float]]
-) -> list[list[int]]:
-    offered: list[list[int]] = [[] for _ in readings]
+) -> list[dict[int, float]]:
+    offered: list[dict[int, float]] = [{} for _ in readings]
     for start, end in chapters:
         inside = [n for n, r in enumerate(readings) if start <= r.passage.start < end]
         found = scorer.chapter_candidates([readings[n] for n in inside])

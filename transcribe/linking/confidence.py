@@ -36,7 +36,7 @@ FEATURES = (
     "retrieval margin",
 )
 SAMPLES = 300  # mentions looked up per kind (held, not held) to fit the model
-MODEL_VERSION = 4
+MODEL_VERSION = 5
 # A sampled mention keeps each of its words with a probability drawn from here to 1: a
 # host's paraphrase keeps little but the names, a sentence read aloud nearly all (chosen
 # on the war-news corpus, 0.1 against 0.3: calibration error 0.058 against 0.080)
@@ -158,6 +158,8 @@ def fit(rows: list[tuple[MatchStrength, bool]], ridge: float = 1.0) -> Confidenc
         beta += step
         if np.abs(step).max() < 1e-8:
             break
+    if not np.isfinite(beta).all():
+        return UNFITTED
     p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
     return ConfidenceModel(
         coefficients=tuple(round(float(b), 6) for b in beta),

@@ -18,11 +18,12 @@ from .confidence import (
     fit,
     sample_mentions,
 )
-from .scorer import ArticleIndex, Passage, Scorer, make_profile
+from .scorer import ALL_TERMS_UP_TO, ArticleIndex, Passage, Scorer, make_profile
 from .words import split_sentences
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
+    from .dense import DenseIndex
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def prepare_index(catalog: Catalog, options: LinkingOptions) -> LinkIndex:
         from .dense import DenseIndex
 
         dense = DenseIndex(catalog, options.dense_model)
-    return LinkIndex(catalog, confidence_model(catalog, options), dense)
+    return LinkIndex(catalog, confidence_model(catalog, options, dense), dense)
 
 
 def profile_articles(catalog: Catalog, batch: int = 500) -> int:
@@ -70,7 +71,9 @@ def article_profile(catalog: Catalog, article_id: int) -> tuple[list[str], list[
     return stored
 
 
-def confidence_model(catalog: Catalog, options: LinkingOptions) -> ConfidenceModel:
+def confidence_model(
+    catalog: Catalog, options: LinkingOptions, dense: DenseIndex | None = None
+) -> ConfidenceModel:
     """The stored model when it was fitted with these settings and the archive has grown
     or shrunk by less than REFIT_CHANGE since (what a score means moves with the archive's
     size and vocabulary, not with its day's new stories: refitting takes 12 s at 100,000
@@ -81,6 +84,8 @@ def confidence_model(catalog: Catalog, options: LinkingOptions) -> ConfidenceMod
             "candidates": options.candidates,
             "name_weight": options.name_weight,
             "dense_model": options.dense_model,
+            # past this many articles, retrieval reads postings instead of asking BM25
+            "postings": catalog.article_count() > ALL_TERMS_UP_TO,
         },
         sort_keys=True,
     )
@@ -92,7 +97,7 @@ def confidence_model(catalog: Catalog, options: LinkingOptions) -> ConfidenceMod
         and abs(articles - stored["articles"]) <= REFIT_CHANGE * stored["articles"]
     ):
         return ConfidenceModel(tuple(stored["coefficients"]), stored["samples"], stored["accuracy"])
-    model = calibrate(catalog, options)
+    model = calibrate(catalog, options, dense=dense)
     catalog.save_link_calibration(
         {
             "made_for": made_for,
@@ -103,26 +108,37 @@ def confidence_model(catalog: Catalog, options: LinkingOptions) -> ConfidenceMod
             "accuracy": model.accuracy,
         }
     )
-    log.info(
-        "linking: confidence fitted to %d sampled candidates (%.0f%% right at 0.5)",
-        model.samples,
-        100 * model.accuracy,
-    )
+    if articles and not model.samples:
+        log.warning(
+            "linking: no article has a sentence of five words to learn from: nothing is "
+            "linked until articles with text are added"
+        )
+    else:
+        log.info(
+            "linking: confidence fitted to %d sampled candidates (%.0f%% right at 0.5)",
+            model.samples,
+            100 * model.accuracy,
+        )
     return model
 
 
 def calibrate(
-    index: ArticleIndex, options: LinkingOptions, samples: int = SAMPLES
+    index: ArticleIndex,
+    options: LinkingOptions,
+    samples: int = SAMPLES,
+    dense: DenseIndex | None = None,
 ) -> ConfidenceModel:
     """Fit the confidence model to mentions sampled from the index's own articles: each
     looked up once as it is and once with its article left out (a story the archive does
     not hold); every candidate the linker would judge is a row, right when it is the
-    mention's article. Reads only."""
-    scorer = Scorer(index, options.candidates, options.name_weight)
+    mention's article (found as the linker finds them: with the dense ranking when it is
+    on). Reads only."""
+    scorer = Scorer(index, options.candidates, options.name_weight, dense)
 
     def sentences(article_id: int) -> list[str]:
         # lines joined first: some archives wrap their text at a fixed width
-        return split_sentences(" ".join(index.article(article_id).text.split()))
+        article = index.article(article_id)
+        return split_sentences(" ".join(f"{article.title}. {article.text}".split()))
 
     rows: list[tuple[MatchStrength, bool]] = []
     for mention in sample_mentions(index.article_ids(), sentences, samples):

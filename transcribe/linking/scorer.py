@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -41,6 +42,7 @@ RRF_K = 60  # reciprocal rank fusion's constant: each ranking gives 1 / (60 + ra
 STRETCH_SENTENCES = 3  # the longest stretch of sentences a match is judged on
 SENTENCE_WORDS = 40  # a longer sentence (speech without punctuation) is cut into pieces
 MIN_SHARED = 2  # one word in common is a coincidence, not evidence
+PASSAGE_BREAK = "zqxjpassagebreakzqxj"  # between passages tokenized together (stems as itself)
 
 
 class ArticleIndex(Protocol):
@@ -125,6 +127,7 @@ class Scorer:
         # stem again can change it ("hous" -> "hou"), so queries give the word as said
         self.said: dict[str, str] = {}
         self.unindexed: set[str] = set()  # terms in no article
+        self.nearest: dict[str, list[int]] = {}  # dense rankings made, by text
 
     def weight(self, document_frequency: int) -> float:
         """A BM25-style idf, scaled so a word found in one article weighs 1."""
@@ -159,14 +162,17 @@ class Scorer:
         ]
 
     def _tokenize_all(self, texts: list[str]) -> list[list[str]]:
-        """Each text's index terms, from one call to the tokenizer when its terms line up
-        with the words (they do unless a word is split otherwise than WORD splits it)."""
-        if len(texts) > 1:
-            stems = self.index.tokenize("\n".join(texts))
-            counts = [len(WORD.findall(text)) for text in texts]
-            if sum(counts) == len(stems):
-                starts = [sum(counts[:n]) for n in range(len(counts))]
-                return [stems[at : at + count] for at, count in zip(starts, counts, strict=True)]
+        """Each text's index terms, from one call to the tokenizer (the texts joined by a
+        word the tokenizer keeps as it is, and split on it again)."""
+        if len(texts) > 1 and not any(PASSAGE_BREAK in text for text in texts):
+            split: list[list[str]] = [[]]
+            for stem in self.index.tokenize(f" {PASSAGE_BREAK} ".join(texts)):
+                if stem == PASSAGE_BREAK:
+                    split.append([])
+                else:
+                    split[-1].append(stem)
+            if len(split) == len(texts):
+                return split
         return [self.index.tokenize(text) for text in texts]
 
     def _reading(self, passage: Passage, stems: list[str], telling: list[str]) -> Reading:
@@ -187,7 +193,7 @@ class Scorer:
             telling=known,
             names=names,
             sentences=[terms for _, terms in sentences],
-            sentence_names=[[n for n in names if n[0] in text] for text, _ in sentences],
+            sentence_names=[[n for n in names if _says(text, n[0])] for text, _ in sentences],
         )
 
     @staticmethod
@@ -219,12 +225,19 @@ class Scorer:
         found = self._lexical(reading.telling, wanted * 2)
         if self.dense is not None:
             fused: dict[int, float] = defaultdict(float)
-            for ranking in (list(found), self.dense.rank(reading.passage.text, wanted * 2)):
+            for ranking in (list(found), self._nearest(reading.passage.text, wanted * 2)):
                 for position, article_id in enumerate(ranking, 1):
                     fused[article_id] += 1 / (RRF_K + position)
             found = dict(sorted(fused.items(), key=lambda item: -item[1]))
         kept = [a for a in found if a not in exclude][: self.wanted]
         return {a: found[a] for a in kept}
+
+    def _nearest(self, text: str, wanted: int) -> list[int]:
+        """The dense ranking of a text, embedded once however often it is looked up (with
+        one article left out, or not)."""
+        if text not in self.nearest or len(self.nearest[text]) < wanted:
+            self.nearest[text] = self.dense.rank(text, max(wanted, 2 * (self.wanted + 1)))
+        return self.nearest[text][:wanted]
 
     def _lexical(self, telling: list[str], wanted: int) -> dict[int, float]:
         """Up to ALL_TERMS_UP_TO articles, BM25 over all the passage's telling words. Past
@@ -249,25 +262,27 @@ class Scorer:
                 held[article_id] += weight
         return {a: held[a] for a in heapq.nsmallest(wanted, held, key=lambda a: (-held[a], a))}
 
-    def chapter_candidates(self, readings: list[Reading]) -> list[int]:
+    def chapter_candidates(self, readings: list[Reading]) -> dict[int, float]:
         """The articles a whole chapter's telling words point to (its CHAPTER_TERMS
-        rarest, so that a long chapter queries as fast as a passage)."""
+        rarest, so that a long chapter queries as fast as a passage), with their
+        retrieval scores."""
         telling = list(dict.fromkeys(t for r in readings for t in r.telling))
         rarest = sorted(telling, key=lambda t: self.frequencies[t])[:CHAPTER_TERMS]
-        return list(self._lexical(rarest, self.wanted)) if len(readings) > 1 else []
+        return self._lexical(rarest, self.wanted) if len(readings) > 1 else {}
 
     def score(
         self,
         reading: Reading,
-        offered: Sequence[int] = (),
+        offered: Mapping[int, float] | None = None,
         exclude: frozenset[int] = frozenset(),
     ) -> list[Candidate]:
-        """The articles found for the passage (and those `offered`, by its chapter) that
-        share at least MIN_SHARED telling words with it, each with its best stretch of
-        sentences and what the runner-up scores on that stretch."""
+        """The articles found for the passage (and those `offered`, by its chapter, with
+        the chapter's retrieval scores) that share at least MIN_SHARED telling words with
+        it, each with its best stretch of sentences and what the runner-up scores on that
+        stretch."""
         own = self.candidates(reading, exclude)
-        ids = [*own, *(a for a in offered if a not in own and a not in exclude)]
-        retrieved = max(own.values(), default=0.0) or 1.0
+        offered = {a: r for a, r in (offered or {}).items() if a not in own and a not in exclude}
+        ids = [*own, *offered]
         self._load_profiles(ids)
         stretches = _stretches(len(reading.sentences))
         found = []
@@ -291,12 +306,8 @@ class Scorer:
                 score=scores[best],
                 runner_up=runner_up,
                 telling=self._words_weight(frozenset().union(*reading.sentences[first:last])),
-                retrieved=own.get(article_id, 0.0) / retrieved,
-                retrieval_margin=_log_ratio(
-                    own.get(article_id, 0.0),
-                    max((r for a, r in own.items() if a != article_id), default=0.0),
-                    retrieved,
-                ),
+                # an article its chapter offered is judged by the chapter's retrieval
+                **_retrieval(article_id, own if article_id in own else offered),
             )
             candidates.append(
                 Candidate(
@@ -379,6 +390,11 @@ class Scorer:
             self.article_names[article_id] = "".join(f" {n.lower()} |" for n in names)
 
 
+def _says(text: str, name: str) -> bool:
+    """Whether the text says the name as words ("Ann" is not in "Annual")."""
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
+
+
 def _stretches(sentences: int) -> list[tuple[int, int]]:
     """(first, past the last) of every run of 1 to STRETCH_SENTENCES sentences, and of the
     whole passage."""
@@ -401,11 +417,15 @@ def _furthest_ahead(
     return best, runner_ups[best]
 
 
-def _log_ratio(score: float, other: float, scale: float) -> float:
-    """How many times over the best other retrieval score this one is, in logs, within
-    +-3 (each smoothed by a hundredth of the passage's best)."""
-    smooth = scale / 100
-    return max(-3.0, min(3.0, math.log((score + smooth) / (other + smooth))))
+def _retrieval(article_id: int, found: Mapping[int, float]) -> dict[str, float]:
+    """An article's retrieval score over the best of its query's, and, in logs within
+    +-3, over the best other one (each smoothed by a hundredth of the best)."""
+    best = max(found.values(), default=0.0) or 1.0
+    score = found.get(article_id, 0.0)
+    other = max((r for a, r in found.items() if a != article_id), default=0.0)
+    smooth = best / 100
+    margin = max(-3.0, min(3.0, math.log((score + smooth) / (other + smooth))))
+    return {"retrieved": score / best, "retrieval_margin": margin}
 
 
 def _idf(document_frequency: int, total: int) -> float:

@@ -125,12 +125,18 @@ def name_matches(said: list[tuple[str, list[str]]], printed: str) -> dict[str, s
     for name, runs in said:
         for run in runs:
             if f" {run} " in printed and run not in STOPWORDS:
-                words = name.split()
-                size = len(run.split())
-                start = [w.lower() for w in words].index(run.split()[0])
-                matches[name] = " ".join(words[start : start + size])
+                matches[name] = _part(name, run.split())
                 break
     return matches
+
+
+def _part(name: str, run: list[str]) -> str:
+    """The words of `name` that `run` (lowercased, one of its name_runs) is, as said."""
+    words = name.split()
+    lowered = [w.lower() for w in words]
+    size = len(run)
+    start = next(i for i in range(len(words)) if lowered[i : i + size] == run)
+    return " ".join(words[start : start + size])
 
 
 def stems_of_words(text: str, stems: list[str]) -> dict[str, str]:
