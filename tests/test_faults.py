@@ -8,6 +8,7 @@ The job runs as the console script in a subprocess, as cron would run it."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -248,9 +249,14 @@ def _in_state(folder: Path, state: str) -> bool:
 
 
 def _only_scratch(folder: Path) -> bool:
-    """A download killed midway leaves its scratch folder (media/.partial), which the next
-    run clears; never a file where a finished one belongs."""
-    return all(".partial" in p.parts for p in leftovers(folder))
+    """A download killed midway leaves its scratch folder (media/.partial), and a write
+    killed between its write and its rename leaves its hidden temporary (.NAME.xxxxxxxx.tmp,
+    beside the file it was to replace); the next run clears both. Never a file where a
+    finished one belongs."""
+    return all(
+        ".partial" in p.parts or re.fullmatch(r"\..+\.[a-z0-9_]{8}\.tmp", p.name)
+        for p in leftovers(folder)
+    )
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,23 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+# what write_atomic leaves if it is killed between the write and the rename: mkstemp's
+# ".NAME." + 8 random characters + ".tmp"
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def sweep_temporaries(folder: Path) -> int:
+    """Remove the temporary files that killed atomic writes left in `folder` (a folder
+    the job owns); returns how many."""
+    swept = 0
+    if folder.is_dir():
+        for path in folder.rglob(".*.tmp"):
+            if path.is_file() and _TEMPORARY.fullmatch(path.name):
+                path.unlink(missing_ok=True)
+                swept += 1
+    return swept
 
 
 def write_atomic(path: Path, content: str | bytes) -> bool:

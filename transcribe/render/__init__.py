@@ -34,7 +34,7 @@ import nh3
 from markupsafe import Markup
 
 from ..catalog import Catalog
-from ..files import write_atomic
+from ..files import sweep_temporaries, write_atomic
 from ..formats import FORMATS, clock, json_chapters
 from ..records import WINDOWS_RESERVED, Episode, Segment
 from .search import Searchable, index_scripts, text_script, vocabulary
@@ -84,6 +84,7 @@ class Show:
 def render_site(catalog: Catalog, output: Path, options: RenderOptions) -> RenderReport:
     """Write the site into `output`; only what changed since the last render."""
     output.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(output)  # what a killed render was writing
     report = RenderReport()
     env = _environment()
     inputs = catalog.render_inputs()
