@@ -74,3 +74,19 @@ def test_the_index_is_queried_with_words_as_said_not_stems():
         assert catalog.articles_with(["house"]) == {"house": [article_id]}
         assert [a for a, _ in catalog.search_articles(["house"])] == [article_id]
         assert catalog.articles_with(["hous"]) == {"hous": []}  # why the words are kept
+
+
+def test_a_failure_caught_inside_a_nested_block_takes_back_that_block_alone():
+    with Catalog(":memory:") as catalog:
+        with catalog.atomic():
+            catalog.add_article(Article(url="https://n.example/kept", title="Kept", text="k"))
+            with pytest.raises(RuntimeError), catalog.atomic():
+                catalog.add_article(Article(url="https://n.example/gone", title="Gone", text="g"))
+                raise RuntimeError("the inner step failed")
+            assert catalog.find_article("https://n.example/gone") is None
+        assert catalog.find_article("https://n.example/kept") is not None
+        assert catalog.find_article("https://n.example/gone") is None
+        with pytest.raises(RuntimeError), catalog.atomic():  # the outer block still all or none
+            catalog.add_article(Article(url="https://n.example/late", title="Late", text="l"))
+            raise RuntimeError("the whole step failed")
+        assert catalog.find_article("https://n.example/late") is None

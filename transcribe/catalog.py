@@ -256,6 +256,7 @@ class Catalog:
         self._lock: BinaryIO | None = None
         self._term_stats_stamp = ""
         self._article_count = ("", 0)  # (articles stamp, count)
+        self._savepoints = 0  # made so far: each nested atomic() names its own
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if exclusive:
@@ -294,9 +295,19 @@ class Catalog:
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
-        """One transaction: all of the block's writes land, or none do."""
-        if self.db.in_transaction:  # nested: the outer transaction decides
-            yield
+        """One transaction: all of the block's writes land, or none do. Inside another, a
+        savepoint: a failure caught around the inner block takes back its writes alone."""
+        if self.db.in_transaction:
+            self._savepoints += 1
+            name = f"inner_{self._savepoints}"
+            self.db.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self.db.execute(f"ROLLBACK TO {name}")
+                self.db.execute(f"RELEASE {name}")
+                raise
+            self.db.execute(f"RELEASE {name}")
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
