@@ -45,3 +45,58 @@ def test_two_shows_that_number_their_guids_alike_keep_both_episodes(
         ("Show B: the first", "fetched"),
     ]
     assert rows[0][2] != rows[1][2]
+
+
+def test_a_stage_that_fails_is_one_failure_and_the_other_episodes_and_stages_go_on(
+    tmp_path, monkeypatch
+):
+    """Real SQLite, the real linker and renderer; one episode's linking is made to raise,
+    and then the render."""
+    from transcribe import pipeline
+    from transcribe.catalog import Catalog
+    from transcribe.config import parse_config
+    from transcribe.records import Article, Episode, Segment, Transcript
+
+    config = parse_config({"data": "data", "output": "site"}, tmp_path)
+    stories = {
+        "harbour": "Harbourmaster Ingrid Solberg at Port Ellery waits for the Coastal "
+        "Commission permit while Baltic Marine keeps two barges idle.",
+        "orchard": "In the Verdon valley the Pippin apples went to cider makers, says Lucas "
+        "Ferrand of the Verdon Growers Cooperative, after a record harvest.",
+    }
+    with Catalog(config.catalog_path) as catalog:
+        for name, text in stories.items():
+            catalog.add_article(Article(url=f"https://n.example/{name}", title=name, text=text))
+            episode = Episode(id=name, source="s", title=name, media_url=f"http://h/{name}.mp3")
+            catalog.record_episode(episode)
+            media = config.media_dir / f"{name}.mp3"
+            media.parent.mkdir(parents=True, exist_ok=True)
+            media.write_bytes(b"audio")
+            catalog.mark_fetched(name, media, 20.0)
+            catalog.save_transcript(name, Transcript([Segment(0.0, 20.0, text)], "en", 1.0, 20.0))
+        linker = pipeline.link_transcript
+
+        def breaks_on_the_harbour(episode_id, *args, **kwargs):
+            if episode_id == "harbour":
+                raise RuntimeError("the linker broke")
+            return linker(episode_id, *args, **kwargs)
+
+        monkeypatch.setattr(pipeline, "link_transcript", breaks_on_the_harbour)
+        report = pipeline.run_job(config, catalog)
+        assert [(f.what, f.stage) for f in report.failures] == [("harbour", "linking")]
+        assert "the linker broke" in report.failures[0].message
+        assert [link.article.url for link in catalog.links("orchard")] == [
+            "https://n.example/orchard"
+        ]
+        assert report.rendered and (tmp_path / "site" / "episodes" / "orchard.html").is_file()
+
+        def render_breaks(*args, **kwargs):
+            raise RuntimeError("the renderer broke")
+
+        monkeypatch.setattr(pipeline, "render_site", render_breaks)
+        report = pipeline.run_job(config, catalog)
+        assert [(f.what, f.stage) for f in report.failures] == [
+            ("harbour", "linking"),
+            ("site", "render"),
+        ]
+        assert any(line.startswith("linking:") for line in report.lines())  # still reported

@@ -6,10 +6,8 @@ config. Errors a user can act on are one line; --verbose adds the traceback.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
-import sqlite3
 import sys
 import time
 from dataclasses import replace
@@ -21,7 +19,7 @@ import click
 from . import progress
 from .catalog import Catalog
 from .config import Config, ConfigError, load_config, validate, with_overrides
-from .errors import TranscribeError
+from .errors import TranscribeError, disk_full
 
 log = logging.getLogger("transcribe")
 _verbose = False  # --verbose: tracebacks on errors
@@ -549,7 +547,7 @@ def main() -> None:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     except Exception as e:  # a bug or an unforeseen failure: still one line by default
-        if _disk_full(e):
+        if disk_full(e):
             click.echo(
                 f"error: the disk is full ({e}); what was finished is kept: free some space "
                 "and run again",
@@ -562,10 +560,3 @@ def main() -> None:
             f"error: {type(e).__name__}: {e} (run with --verbose for the traceback)", err=True
         )
         sys.exit(1)
-
-
-def _disk_full(error: BaseException) -> bool:
-    """No space left, as the OS says it (ENOSPC) or as SQLite does."""
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return True
-    return isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error)

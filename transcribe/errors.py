@@ -1,5 +1,8 @@
 """The failures a user can act on, one type each. The CLI prints them as one line."""
 
+import errno
+import sqlite3
+
 
 class TranscribeError(Exception):
     """Base of the errors the job reports per episode or per command."""
@@ -31,3 +34,11 @@ class CatalogError(TranscribeError):
 
 class CatalogBusyError(CatalogError):
     """Another run holds the catalog's lock."""
+
+
+def disk_full(error: BaseException) -> bool:
+    """No space left, as the OS says it (ENOSPC) or as SQLite does: the run's end, not an
+    episode's failure."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    return isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error)

@@ -21,7 +21,7 @@ from .articles import IngestReport, ingest_articles, names_in_the_news
 from .catalog import FETCHED, LISTED, TRANSCRIBED, Catalog
 from .chapters import chapter_spans, find_chapters, parse_json_chapters, with_articles
 from .config import Config, SourceConfig
-from .errors import FetchError, MediaError, TranscribeError
+from .errors import FetchError, MediaError, TranscribeError, disk_full
 from .fetch import download, list_source
 from .linking import link_transcript, published_links
 from .linking.prepare import prepare_index, profile_articles
@@ -109,7 +109,8 @@ def run_job(config: Config, catalog: Catalog) -> RunReport:
     transcribe_episodes(config, catalog, report)
     link_episodes(config, catalog, report)
     chapter_episodes(config, catalog, report)
-    report.rendered = render(config, catalog)
+    with _recorded(report, "site", "render"):
+        report.rendered = render(config, catalog)
     return report
 
 
@@ -370,6 +371,8 @@ def _recorded(
     try:
         yield
     except Exception as e:  # noqa: BLE001 - one item's failure, whatever it is, is not the run's
+        if stage == "render" and disk_full(e):
+            raise  # nothing more can be written: the run's end, said as such by the CLI
         if not isinstance(e, TranscribeError):
             log.debug("unexpected failure", exc_info=True)
             e = TranscribeError(f"{type(e).__name__}: {e}")
