@@ -274,12 +274,9 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
         f"{config.linking.producer()};{config.chapters.producer()};"
         f"articles={catalog.articles_stamp()}"
     )
-    due = [
-        episode
-        for episode in catalog.episodes(TRANSCRIBED)
-        if catalog.link_producer(episode.id)
-        != f"{stamp};transcript={catalog.transcript_producer(episode.id)}"
-    ]
+    episodes = catalog.episodes(TRANSCRIBED)
+    producers = {e.id: f"{stamp};transcript={catalog.transcript_producer(e.id)}" for e in episodes}
+    due = [e for e in episodes if catalog.link_producer(e.id) != producers[e.id]]
     if not due:
         return
     index = None
@@ -299,11 +296,10 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
                 published=episode.published,
                 chapters=_chapter_spans(config, catalog, episode, transcript),
             )
-            links = published_links(links)
-            producer = f"{stamp};transcript={catalog.transcript_producer(episode.id)}"
-            catalog.save_links(episode.id, links, producer)
+            published = published_links(links)
+            catalog.save_links(episode.id, published, producers[episode.id])
             report.linked += 1
-            report.links += len(links)
+            report.links += len(published)
 
 
 def _chapter_spans(
