@@ -141,8 +141,9 @@ def calibrate(
         return split_sentences(" ".join(f"{article.title}. {article.text}".split()))
 
     rows: list[tuple[MatchStrength, bool]] = []
-    for mention in sample_mentions(index.article_ids(), sentences, samples):
-        reading = scorer.read(Passage(0.0, 0.0, mention.text))
+    mentions = sample_mentions(index.article_ids(), sentences, samples)
+    readings = scorer.read_all([Passage(0.0, 0.0, m.text) for m in mentions])
+    for mention, reading in zip(mentions, readings, strict=True):
         for absent in (frozenset(), frozenset({mention.article_id})):
             found = scorer.score(reading, exclude=absent)
             rows.extend((c.strength, c.article_id == mention.article_id) for c in found)
