@@ -334,9 +334,9 @@ def related(
     from .linking.prepare import prepare_index
 
     options = replace(context.config.linking, top=top)
-    if min_confidence is not None and not 0 <= min_confidence <= 1:  # FloatRange lets NaN by
-        raise click.BadParameter("a probability, from 0 to 1", param_hint="--min-confidence")
     if min_confidence is not None:
+        if not 0 <= min_confidence <= 1:  # FloatRange lets NaN by
+            raise click.BadParameter("a probability, from 0 to 1", param_hint="--min-confidence")
         options = replace(options, min_confidence=min_confidence)
     try:
         transcript = read_transcript(

@@ -334,7 +334,6 @@ class Scorer:
             {named[n]: self._name_weight(named[n], reading.stem_of) for n, _ in said if n in named}
             for said in reading.sentence_names
         ]
-        weight = self.term_weight
         scores = []
         for first, last in stretches:
             words = shared[first] if last == first + 1 else set().union(*shared[first:last])
@@ -343,16 +342,16 @@ class Scorer:
                 if last == first + 1
                 else dict(p for ns in names[first:last] for p in ns.items())
             )
-            scores.append(
-                math.fsum(map(weight.__getitem__, words))
-                + self.name_weight * math.fsum(in_stretch.values())
-            )
+            scores.append(self._weigh(words, in_stretch.values()))
         return scores
 
     def _strength(self, shared, names: Sequence[str], stem_of: dict[str, str]) -> float:
-        return self._words_weight(shared) + self.name_weight * sum(
-            self._name_weight(n, stem_of) for n in names
-        )
+        return self._weigh(shared, [self._name_weight(n, stem_of) for n in names])
+
+    def _weigh(self, terms, name_weights) -> float:
+        """What words and names in common score: their weights, each name's times
+        name_weight."""
+        return self._words_weight(terms) + self.name_weight * math.fsum(name_weights)
 
     def telling_weight(self, reading: Reading) -> float:
         """The weight of all the passage's telling words."""
