@@ -90,3 +90,46 @@ def test_a_failure_caught_inside_a_nested_block_takes_back_that_block_alone():
             catalog.add_article(Article(url="https://n.example/late", title="Late", text="l"))
             raise RuntimeError("the whole step failed")
         assert catalog.find_article("https://n.example/late") is None
+
+
+def test_a_catalog_made_by_the_first_release_opens_at_the_last_with_its_records(tmp_path):
+    """Every migration applies, in order, to a catalog that holds data of the first schema."""
+    import contextlib
+    import sqlite3
+
+    from transcribe.catalog.connection import body_hash, now
+    from transcribe.catalog.migrations import MIGRATIONS, migrate
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    migrate(db, contextlib.nullcontext, now, last="0001_initial")
+    db.execute(
+        "INSERT INTO episodes (id, key, source, title, media_url, listed_at, state)"
+        " VALUES ('g', 'g', 'https://f.example/feed', 'Old episode', 'https://f.example/a.mp3',"
+        " '2024-01-01', 'transcribed')"
+    )
+    db.execute("INSERT INTO transcripts VALUES ('g', 'en', 0.9, 2.0, 'whisper', 'p', 'x')")
+    db.execute(
+        "INSERT INTO segments (episode_id, idx, start, end, text) VALUES ('g', 0, 0, 2, 'Hi')"
+    )
+    db.execute(
+        "INSERT INTO articles (url, title, text, added_at) VALUES"
+        " ('https://n.example/a', 'Harbour', 'The harbour  reopened.', '2024-01-01')"
+    )
+    db.execute("INSERT INTO links VALUES ('g', 1, 1, 3.5, '[]')")
+    db.execute("INSERT INTO link_runs VALUES ('g', 'thresholds', 'x')")
+    assert [r[0] for r in db.execute("SELECT name FROM migrations")] == ["0001_initial"]
+    db.close()
+
+    with Catalog(path) as catalog:
+        applied = [r[0] for r in catalog.db.execute("SELECT name FROM migrations ORDER BY name")]
+        assert applied == [name for name, _ in MIGRATIONS]
+        assert catalog.episode("g").title == "Old episode"
+        assert catalog.transcript("g").segments[0].text == "Hi"
+        article_id = catalog.find_article("https://n.example/a")
+        assert catalog.value("SELECT body_hash FROM articles WHERE id = ?", article_id) == (
+            body_hash("the harbour reopened.")
+        )
+        assert catalog.links("g")[0].confidence == 0  # a link of the old thresholds: unsure
+        assert catalog.link_producer("g") is None  # ...so the episode is linked again
+        assert catalog.summary().links == 1 and catalog.summary().transcribed == 1

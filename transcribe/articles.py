@@ -101,7 +101,7 @@ def ingest_articles(
         try:
             for found in _articles_of(catalog, source, timeout, allow_file_urls, report):
                 article = found.article
-                if catalog.has_article(article.url) and not found.refresh:
+                if catalog.find_article(article.url) is not None and not found.refresh:
                     catalog.add_article_url(found.fetched_from, article.url)  # another URL
                     report.known += 1
                     continue
@@ -151,7 +151,7 @@ def _articles_of(
         for entry in entries:
             if not entry.link:
                 continue
-            refresh = catalog.has_article(entry.link)
+            refresh = catalog.find_article(entry.link) is not None
             if refresh and not entry.updated > catalog.article_modified(entry.link):
                 report.known += 1
                 continue
@@ -162,7 +162,7 @@ def _articles_of(
                 report.errors.append(str(e))
                 log.warning("articles: %s", e)
         return
-    if catalog.has_article(response.url):
+    if catalog.find_article(response.url) is not None:
         report.known += 1
         return
     yield _Found(extract_article(response.body, response.url, source=source), source)
@@ -295,7 +295,7 @@ def _from_jsonl(path: Path, catalog: Catalog, report: IngestReport) -> Iterator[
             report.errors.append(f"{path}:{number}: not an article record ({e})")
             continue
         modified = iso_date(record.get("modified") or "")
-        refresh = catalog.has_article(url)
+        refresh = catalog.find_article(url) is not None
         if refresh and not modified > catalog.article_modified(url):
             report.known += 1
             continue

@@ -417,11 +417,12 @@ def status(context: Context) -> None:
         counts = catalog.summary()
         failures = catalog.failures()
     click.echo(f"catalog: {path}")
-    for name, count in counts.items():
+    for name, count in counts.rows():
         click.echo(f"  {name:16} {count}")
-    for row in failures:
+    for failure in failures:
         click.echo(
-            f"  failing: {row['title'][:50]} [{row['error_stage']}] {row['error']} (attempts: {row['attempts']})"
+            f"  failing: {failure.title[:50]} [{failure.stage}] {failure.error}"
+            f" (attempts: {failure.attempts})"
         )
 
 

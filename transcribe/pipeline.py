@@ -153,7 +153,7 @@ def _record(catalog: Catalog, report: RunReport, episode: Episode, source: Sourc
         episode.id = f"{episode.source}#{episode.id}"
     report.listed += 1
     report.new += catalog.record_episode(episode)
-    report.already_fetched += catalog.progress(episode.id)["state"] != LISTED
+    report.already_fetched += catalog.progress(episode.id).state != LISTED
 
 
 def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
@@ -180,7 +180,7 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
                     report.imported += 1
                     _save(catalog, report, episode, transcript, minutes)
                     continue
-                media = Path(catalog.progress(episode.id)["media_path"])
+                media = Path(catalog.progress(episode.id).media_path)
                 if not media.is_file():  # pruned or lost: fetch it again on the next run
                     catalog.mark_listed(episode.id, f"{media} is missing; downloading it again")
                     raise MediaError(f"{media} is missing; the next run downloads it again")

@@ -99,7 +99,7 @@ def render_site(catalog: Catalog, output: Path, options: RenderOptions) -> Rende
     chapters = catalog.chapter_titles()  # for the listings, and which episodes have any
     for episode in episodes:
         show = show_of[episode.id]
-        media_path = catalog.progress(episode.id)["media_path"]
+        media_path = catalog.progress(episode.id).media_path
         stamp = _stamp(episode, inputs[episode.id], related[episode.id], show, media_path, options)
         stamps.append(stamp)
         page = output / "episodes" / f"{episode.key}.html"

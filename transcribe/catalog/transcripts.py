@@ -1,0 +1,85 @@
+"""Transcripts: an episode's segments and word timings, and what produced them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from ..records import Segment, Transcript, Word
+from .connection import Connection, now
+from .episodes import TRANSCRIBED
+
+
+class TranscriptTables(Connection):
+    def save_transcript(self, episode_id: str, transcript: Transcript) -> None:
+        """Replace the episode's transcript and move it to the transcribed state."""
+        with self.atomic():
+            self.db.execute("DELETE FROM transcripts WHERE episode_id = ?", (episode_id,))
+            self.db.execute(
+                "INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    episode_id,
+                    transcript.language,
+                    transcript.language_probability,
+                    transcript.duration,
+                    transcript.origin,
+                    transcript.producer,
+                    now(),
+                ),
+            )
+            self.db.executemany(
+                "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        episode_id,
+                        i,
+                        s.start,
+                        s.end,
+                        s.text,
+                        json.dumps([asdict(w) for w in s.words]),
+                        s.speaker,
+                    )
+                    for i, s in enumerate(transcript.segments)
+                ),
+            )
+            self.db.execute(
+                "UPDATE episodes SET state = ?, error = '', error_stage = '' WHERE id = ?",
+                (TRANSCRIBED, episode_id),
+            )
+
+    def transcript(self, episode_id: str, words: bool = True) -> Transcript | None:
+        """The episode's transcript; `words=False` leaves out the word timings (reading
+        them is most of the cost, and pages do not need them)."""
+        head = self.db.execute(
+            "SELECT * FROM transcripts WHERE episode_id = ?", (episode_id,)
+        ).fetchone()
+        if head is None:
+            return None
+        columns = "start, end, text, speaker" + (", words" if words else "")
+        segments = [
+            Segment(
+                start=row["start"],
+                end=row["end"],
+                text=row["text"],
+                words=tuple(Word(**w) for w in json.loads(row["words"])) if words else (),
+                speaker=row["speaker"],
+            )
+            for row in self.db.execute(
+                f"SELECT {columns} FROM segments WHERE episode_id = ? ORDER BY idx", (episode_id,)
+            )
+        ]
+        return Transcript(
+            segments=segments,
+            language=head["language"],
+            language_probability=head["language_probability"],
+            duration=head["duration"],
+            origin=head["origin"],
+            producer=head["producer"],
+        )
+
+    def transcript_language(self, episode_id: str) -> str:
+        return self.value("SELECT language FROM transcripts WHERE episode_id = ?", episode_id) or ""
+
+    def transcript_producer(self, episode_id: str) -> str | None:
+        return self.value("SELECT producer FROM transcripts WHERE episode_id = ?", episode_id)
