@@ -10,7 +10,7 @@ from conftest import SHARED
 
 from transcribe.catalog import Catalog
 from transcribe.chapters import ChapterOptions, find_chapters, parse_json_chapters
-from transcribe.errors import FetchError
+from transcribe.errors import ParseError
 from transcribe.formats import json_chapters
 from transcribe.linking import LinkingOptions, link_transcript
 from transcribe.linking.prepare import prepare_index
@@ -127,7 +127,7 @@ def test_json_chapters_read_the_spec_examples_and_write_version_1_2():
 
 @pytest.mark.parametrize("body", ["not json", "[]", '{"chapters": [{"title": "no start"}]}'])
 def test_a_broken_chapters_file_is_a_clear_error(body):
-    with pytest.raises(FetchError, match="not a JSON chapters file"):
+    with pytest.raises(ParseError, match="not a JSON chapters file"):
         parse_json_chapters(body, "http://127.0.0.1/ch.json")
 
 

@@ -82,6 +82,34 @@ def test_every_command_is_documented_in_help_and_readme():
         assert name in top.output
         assert f"transcribe {name}" in readme_text, f"README does not show `transcribe {name}`"
         assert invoke(name, "--help").exit_code == 0
+        for sub in getattr(command, "commands", {}):
+            assert f"transcribe {name} {sub}" in readme_text, f"README lacks {name} {sub}"
+            assert invoke(name, sub, "--help").exit_code == 0
+
+
+def test_every_config_key_is_in_the_readmes_config():
+    """The README's config block shows every key the config reads, in its own table."""
+    import dataclasses
+    import re
+    import typing
+
+    from transcribe.config import Config, SourceConfig
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = readme.split("```toml", 1)[1].split("```", 1)[0]
+    shown: dict[str, set[str]] = {}
+    table = ""
+    for line in block.splitlines():
+        if heading := re.match(r"\[\[?(\w+)\]\]?", line):
+            table = heading.group(1)
+        elif key := re.match(r"(\w+) *=", line):
+            shown.setdefault(table, set()).add(key.group(1))
+    sections = typing.get_type_hints(Config).items()
+    tables = {"": Config, "sources": SourceConfig}
+    tables.update((name, kind) for name, kind in sections if dataclasses.is_dataclass(kind))
+    for table, kind in tables.items():
+        keys = {f.name for f in dataclasses.fields(kind)} - set(tables)
+        assert keys <= shown.get(table, set()), (table, keys - shown.get(table, set()))
 
 
 def test_episodes_lists_a_feed_as_json_lines(site, base_url):

@@ -17,7 +17,7 @@ import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from .errors import FetchError
+from .errors import ParseError
 from .linking import ArticleIndex, Passage, passages, stopword_terms, telling_terms
 from .records import Chapter, Link, Transcript
 
@@ -119,7 +119,7 @@ def parse_json_chapters(body: bytes | str, source: str) -> list[Chapter]:
             if c.get("toc", True) is not False
         ]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise FetchError(f"{source}: not a JSON chapters file ({e})") from e
+        raise ParseError(f"{source}: not a JSON chapters file ({e})") from e
     return sorted(
         (c for c in chapters if math.isfinite(c.start) and c.start >= 0), key=lambda c: c.start
     )

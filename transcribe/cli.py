@@ -10,9 +10,11 @@ import json
 import logging
 import sys
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,27 +23,28 @@ from .catalog import Catalog
 from .config import Config, ConfigError, load_config, validate, with_overrides
 from .errors import TranscribeError, disk_full
 
+if TYPE_CHECKING:
+    from .pipeline import RunReport
+
 log = logging.getLogger("transcribe")
-_verbose = False  # --verbose: tracebacks on errors
 
 
 class Context:
-    def __init__(self, config_path: Path | None, data: Path | None, output: Path | None):
+    def __init__(
+        self, config_path: Path | None, data: Path | None, output: Path | None, verbose: bool
+    ):
         self.config_path = config_path
         self.data = data
         self.output = output
+        self.verbose = verbose  # tracebacks on unexpected errors
         self._config: Config | None = None
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            try:
-                config = with_overrides(
-                    load_config(self.config_path), data=self.data, output=self.output
-                )
-            except ConfigError as e:
-                raise UsageProblem(str(e)) from e
-            self._config = config
+            self._config = with_overrides(
+                load_config(self.config_path), data=self.data, output=self.output
+            )
         return self._config
 
     def catalog(self, exclusive: bool = True) -> Catalog:
@@ -61,13 +64,30 @@ pass_context = click.make_pass_decorator(Context)
 
 
 class Commands(click.Group):
-    """Errors a user can act on (TranscribeError) end a command as one line, exit code 1."""
+    """Every error ends a command as one line: bad config exit code 2, the others 1;
+    those a user can act on (TranscribeError) as they are, a full disk as such, anything unforeseen with its
+    type (and, under --verbose, its traceback)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except ConfigError as e:
+            raise UsageProblem(str(e)) from e
         except TranscribeError as e:
             raise click.ClickException(str(e)) from e
+        except Exception as e:
+            if disk_full(e):
+                raise click.ClickException(
+                    f"the disk is full ({e}); what was finished is kept: free some space "
+                    "and run again"
+                ) from e
+            if isinstance(ctx.obj, Context) and ctx.obj.verbose:
+                raise
+            raise click.ClickException(
+                f"{type(e).__name__}: {e} (run with --verbose for the traceback)"
+            ) from e
 
 
 def speech_options(command):  # noqa: ANN001, ANN201
@@ -132,9 +152,7 @@ def cli(
     for noisy in ("faster_whisper", "httpx", "urllib3", "trafilatura", "htmldate", "courlan"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
     progress.set_quiet(quiet)
-    ctx.obj = Context(config_path, data, output)
-    global _verbose
-    _verbose = verbose
+    ctx.obj = Context(config_path, data, output, verbose)
 
 
 @cli.command()
@@ -143,7 +161,13 @@ def run(context: Context) -> None:
     """Run every stage: fetch, transcribe, ingest articles, link, render."""
     from .pipeline import run_job
 
-    _run_and_report(context.config, run_job)
+    config = context.config
+
+    def job() -> RunReport:
+        with Catalog(config.catalog_path) as catalog:
+            return run_job(config, catalog)
+
+    _run_and_report(job)
 
 
 @cli.command()
@@ -155,7 +179,7 @@ def fetch(context: Context) -> None:
     with context.catalog() as catalog:
         report = RunReport()
         fetch_episodes(context.config, catalog, report)
-    _finish(report.lines()[:1], report.failures)
+    _finish([report.fetch_line()], report.failures)
 
 
 @cli.command()
@@ -191,7 +215,7 @@ def speech(
     """
     from .files import write_atomic
     from .formats import FORMATS
-    from .speech import transcribe_audio
+    from .speech import transcribe_files
 
     options = _speech_options(context, model, engine, language)
     if not files:
@@ -200,26 +224,26 @@ def speech(
         with context.catalog() as catalog:
             report = RunReport()
             transcribe_episodes(replace(context.config, speech=options), catalog, report)
-        _finish(report.lines()[1:2], report.failures)
+        _finish([report.speech_line()], report.failures)
         return
-    failed = []
-    for path in files:
-        bar = progress.bar(None, f"transcribe {path.name}", unit="s")
-        try:
-            transcript = transcribe_audio(path, options, on_progress=partial(_advance, bar))
-        except TranscribeError as e:
-            click.echo(f"{path}: {e}", err=True)
-            failed.append(path)
+    failed = False
+    for done in transcribe_files(files, options):
+        if done.transcript is None:
+            click.echo(f"{done.path}: {done.error}", err=True)
+            failed = True
             continue
-        finally:
-            bar.close()
         for extension in formats or ("txt",):
-            text = FORMATS[extension].render(transcript)
+            text = FORMATS[extension].render(done.transcript)
             if output_dir:
-                write_atomic(output_dir / f"{path.stem}.{extension}", text)
+                write_atomic(output_dir / f"{done.path.stem}.{extension}", text)
             else:
                 click.echo(text, nl=False)
-        log.info("%s: %.0f s of %s audio", path.name, transcript.duration, transcript.language)
+        log.info(
+            "%s: %.0f s of %s audio",
+            done.path.name,
+            done.transcript.duration,
+            done.transcript.language,
+        )
     if failed:
         sys.exit(1)
 
@@ -236,15 +260,12 @@ def episodes(context: Context, url: str, as_json: bool, limit: int) -> None:
     from .fetch import list_source
 
     config = context.config
-    try:
-        found = list_source(
-            url,
-            limit=limit,
-            timeout=config.fetch.timeout,
-            allow_file_urls=config.fetch.allow_file_urls,
-        )
-    except TranscribeError as e:
-        raise click.ClickException(str(e)) from e
+    found = list_source(
+        url,
+        limit=limit,
+        timeout=config.fetch.timeout,
+        allow_file_urls=config.fetch.allow_file_urls,
+    )
     for episode in found:
         record = {
             "id": episode.id,
@@ -301,13 +322,7 @@ def link(context: Context) -> None:
         report = RunReport()
         link_episodes(context.config, catalog, report)
         chapter_episodes(context.config, catalog, report)
-    _finish(
-        [
-            f"linking: {report.linked} episodes linked, {report.links} links",
-            f"chapters: {report.chaptered} episodes",
-        ],
-        report.failures,
-    )
+    _finish([report.linking_line(), report.chapters_line()], report.failures)
 
 
 @cli.command()
@@ -328,10 +343,8 @@ def related(
     Each article comes with its confidence: the probability that FILE talks about it,
     learnt from the catalog's own articles. `linked` marks those the job would publish
     (confidence at least linking.min_confidence, or --min-confidence)."""
-    from .chapters import chapter_spans
     from .formats import read_transcript
-    from .linking import link_text, link_transcript
-    from .linking.prepare import prepare_index
+    from .linking.related import related_articles
 
     options = replace(context.config.linking, top=top)
     if min_confidence is not None:
@@ -347,49 +360,22 @@ def related(
             f"{file}: not a readable {file.suffix or 'text'} transcript ({e})"
         ) from e
     with context.catalog() as catalog:
-        index = prepare_index(catalog, options)
-        timed = any(s.end > 0 for s in transcript.segments)
-        links = (
-            link_transcript(
-                "",
-                transcript,
-                index,
-                options,
-                chapters=chapter_spans(transcript, catalog, context.config.chapters),
-            )
-            if timed
-            else link_text(transcript.text, index, options)
-        )
-    for found in links:
+        found = related_articles(catalog, transcript, options, context.config.chapters)
+        articles = catalog.article_count()
+    for article in found:
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "url": found.article.url,
-                        "title": found.article.title,
-                        "confidence": round(found.confidence, 3),
-                        "linked": found.linked,
-                        "score": found.score,
-                        "published": found.article.published,
-                        "passages": [[m.start, m.end] for m in found.evidence],
-                        "shared_terms": found.shared_terms[:20],
-                        "shared_names": found.shared_names[:20],
-                    },
-                    ensure_ascii=False,
-                )
-            )
-        else:
-            mark = "linked" if found.linked else "      "
-            click.echo(
-                f"{found.confidence:5.2f} {mark} {found.article.title}  <{found.article.url}>"
-            )
-            if found.shared_names:
-                click.echo(f"             names: {', '.join(found.shared_names[:8])}")
-            click.echo(f"             shared: {', '.join(found.shared_terms[:10])}")
-    if not links and not as_json:
+            record = {**asdict(article), "confidence": round(article.confidence, 3)}
+            click.echo(json.dumps(record, ensure_ascii=False))
+            continue
+        mark = "linked" if article.linked else "      "
+        click.echo(f"{article.confidence:5.2f} {mark} {article.title}  <{article.url}>")
+        if article.shared_names:
+            click.echo(f"             names: {', '.join(article.shared_names[:8])}")
+        click.echo(f"             shared: {', '.join(article.shared_terms[:10])}")
+    if not found and not as_json:
         click.echo(
             "no article shares two telling words with it"
-            if index.articles.article_count()
+            if articles
             else "the catalog has no articles yet: add some with `transcribe articles add`"
         )
 
@@ -450,15 +436,12 @@ def models_list() -> None:
 def models_convert(model_dir: Path, target: Path) -> None:
     """Convert a CTranslate2 Whisper model folder into an openai-whisper checkpoint (.pt),
     so both engines run the same weights."""
-    from .speech.convert import ConversionError, convert
+    from .speech.convert import convert
     from .speech.models import is_ctranslate2_model
 
     if not is_ctranslate2_model(model_dir):
         raise UsageProblem(f"{model_dir}: not a CTranslate2 model folder (model.bin, config.json)")
-    try:
-        convert(model_dir, target)
-    except ConversionError as e:
-        raise click.ClickException(str(e)) from e
+    convert(model_dir, target)
     click.echo(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB)")
 
 
@@ -468,31 +451,11 @@ def models_convert(model_dir: Path, target: Path) -> None:
 def demo(context: Context, keep_serving: bool) -> None:
     """Run the whole job on the bundled demo: episodes spoken with espeak-ng, served with
     their feeds on 127.0.0.1, fetched by yt-dlp, transcribed, linked and rendered."""
-    from .demo import (
-        DEMO_SITE_URL,
-        build_demo_site,
-        demo_config_text,
-        publish_demo_feeds,
-        serve,
-    )
-    from .pipeline import run_job
+    from .demo import DEMO_SITE_URL, run_demo
 
     data = context.data or Path("data/demo")
     output = context.output or Path("output")
-    site = build_demo_site(data / "site")
-    with serve(site.folder) as base_url:
-        podcast_url, articles_url = publish_demo_feeds(site, base_url)
-        config_file = data / "demo.toml"
-        config_file.write_text(
-            demo_config_text(podcast_url, articles_url, data.resolve(), output.resolve()),
-            encoding="utf-8",
-        )
-        click.echo(
-            f"demo: {site.episodes} episodes and {site.articles} articles served at {base_url}",
-            err=True,
-        )
-        config = load_config(config_file)
-        _run_and_report(config, run_job, exit_on_failure=False)
+    _run_and_report(partial(run_demo, data, output), exit_on_failure=False)
     click.echo(f"show notes: {(output / 'index.html').resolve()}")
     click.echo(
         f"(the feeds and sitemap.xml expect the site at {DEMO_SITE_URL}: "
@@ -500,10 +463,9 @@ def demo(context: Context, keep_serving: bool) -> None:
     )
 
 
-def _run_and_report(config: Config, job, exit_on_failure: bool = True) -> None:  # noqa: ANN001
+def _run_and_report(job: Callable[[], RunReport], exit_on_failure: bool = True) -> None:
     started = time.monotonic()
-    with Catalog(config.catalog_path) as catalog:
-        report = job(config, catalog)
+    report = job()
     for line in report.lines():
         click.echo(line)
     click.echo(f"done in {time.monotonic() - started:.1f} s")
@@ -526,38 +488,10 @@ def _speech_options(context: Context, model: str | None, engine: str | None, lan
         config.speech,
         **{k: v for k, v in {"model": model, "engine": engine, "language": language}.items() if v},
     )
-    try:
-        validate(replace(config, speech=options))
-    except ConfigError as e:
-        raise UsageProblem(str(e)) from e
+    validate(replace(config, speech=options))  # a ConfigError is exit code 2 (Commands)
     return options
 
 
-def _advance(bar, done: float, total: float) -> None:  # noqa: ANN001
-    if bar.total != round(total, 1):
-        bar.total = round(total, 1)
-    bar.update(round(done, 1) - bar.n)
-
-
 def main() -> None:
-    """The console script: errors a user can act on are one line; anything unexpected is
-    one line too, with the traceback under --verbose."""
-    try:
-        cli(standalone_mode=True)
-    except TranscribeError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(1)
-    except Exception as e:  # a bug or an unforeseen failure: still one line by default
-        if disk_full(e):
-            click.echo(
-                f"error: the disk is full ({e}); what was finished is kept: free some space "
-                "and run again",
-                err=True,
-            )
-            sys.exit(1)
-        if _verbose:
-            raise
-        click.echo(
-            f"error: {type(e).__name__}: {e} (run with --verbose for the traceback)", err=True
-        )
-        sys.exit(1)
+    """The console script."""
+    cli(standalone_mode=True)

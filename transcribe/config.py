@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .chapters import ChapterOptions
+from .errors import ConfigError
 from .linking import LinkingOptions
 from .render import RenderOptions
 from .speech import ENGINES, SpeechOptions
@@ -21,10 +22,6 @@ from .speech import ENGINES, SpeechOptions
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
-
-
-class ConfigError(Exception):
-    """The config (or a command-line override) is not usable; the message names the key."""
 
 
 @dataclass(frozen=True)

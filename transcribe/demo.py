@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -23,10 +24,16 @@ from datetime import datetime
 from email.utils import format_datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from .errors import TranscribeError
+
+if TYPE_CHECKING:
+    from .pipeline import RunReport
+
+log = logging.getLogger(__name__)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "demo"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
@@ -223,6 +230,30 @@ def demo_config_text(podcast_url: str, articles_url: str, data: Path, output: Pa
 
 # where the demo's site would be served from: `python3 -m http.server -d output 8000`
 DEMO_SITE_URL = "http://localhost:8000/"
+
+
+def run_demo(data: Path, output: Path) -> RunReport:
+    """The whole job on the demo: its episodes spoken and served with their feeds on
+    127.0.0.1 for the length of the run, the config written to `data`/demo.toml, the
+    catalog and media kept in `data`, the site written to `output`."""
+    from .catalog import Catalog
+    from .config import load_config
+    from .pipeline import run_job
+
+    site = build_demo_site(data / "site")
+    with serve(site.folder) as base_url:
+        podcast_url, articles_url = publish_demo_feeds(site, base_url)
+        config_file = data / "demo.toml"
+        config_file.write_text(
+            demo_config_text(podcast_url, articles_url, data.resolve(), output.resolve()),
+            encoding="utf-8",
+        )
+        log.info(
+            "demo: %d episodes and %d articles served at %s", site.episodes, site.articles, base_url
+        )
+        config = load_config(config_file)
+        with Catalog(config.catalog_path) as catalog:
+            return run_job(config, catalog)
 
 
 def _sub(parent: etree._Element, tag: str, text: str, **attributes: str) -> etree._Element:

@@ -12,6 +12,23 @@ class FetchError(TranscribeError):
     """A source could not be listed or an episode's media could not be downloaded."""
 
 
+class ParseError(TranscribeError):
+    """A document is not what it should be: a feed, a transcript, a chapters or an info
+    file that does not parse (it was fetched; it cannot be read)."""
+
+
+class NotAFeedError(ParseError):
+    """The document is not an RSS or Atom feed (or sitemap, where one is expected)."""
+
+
+class ConfigError(TranscribeError):
+    """The config (or a command-line override) is not usable; the message names the key."""
+
+
+class ConversionError(TranscribeError):
+    """A model folder cannot be converted for the other engine."""
+
+
 class MediaError(TranscribeError):
     """A media file is missing, empty, corrupt or has no audio."""
 

@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 
 from lxml import etree
 
+from .errors import NotAFeedError
 from .records import Episode, FeedLink
 
 NS = {
@@ -35,10 +36,6 @@ PODCAST_NAMESPACES = {
     NS["podcast"],
     "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md",
 }
-
-
-class NotAFeedError(ValueError):
-    """The document is not an RSS or Atom feed."""
 
 
 @dataclass

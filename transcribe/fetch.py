@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from . import http
-from .errors import FetchError, MediaError
-from .feeds import Feed, NotAFeedError, looks_like_feed, parse_feed
+from .errors import FetchError, MediaError, ParseError
+from .feeds import Feed, looks_like_feed, parse_feed
 from .records import Chapter, Episode
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def episode_from_info(info: dict[str, Any], source: str, show: str = "") -> Epis
     url, smuggled = unsmuggle_url(info.get("webpage_url") or info.get("url") or "", {})
     episode_id = smuggled.get("force_videoid") or info.get("id") or url
     if not episode_id or not url:
-        raise FetchError(f"{source}: an entry has neither an id nor a URL")
+        raise ParseError(f"{source}: an entry has neither an id nor a URL")
     timestamp = info.get("timestamp") or info.get("release_timestamp")
     published = ""
     if timestamp:
@@ -286,12 +286,9 @@ def _read_feed(
     response = http.get(url, timeout=timeout, allow_file=allow_file_urls)
     if not looks_like_feed(response.body):
         return None
-    try:
-        feed = parse_feed(response.body, url)
-    except NotAFeedError as e:
-        raise FetchError(str(e)) from e
+    feed = parse_feed(response.body, url)
     if feed.malformed and not feed.items:
-        raise FetchError(f"{url}: malformed feed ({feed.malformed})")
+        raise ParseError(f"{url}: malformed feed ({feed.malformed})")
     if feed.malformed:
         log.warning("%s: not well-formed (%s); read what could be read", url, feed.malformed)
     if keep_feed:
@@ -306,7 +303,7 @@ def _merge(feed: Feed, entries: list[dict[str, Any]]) -> list[Episode]:
     for entry in entries:
         try:
             episode = episode_from_info(entry, source=feed.url, show=feed.title)
-        except FetchError:
+        except ParseError:
             continue
         by_id[episode.id] = episode
     items = feed.items  # made anew on each reading: fill in this list, and return it
@@ -326,7 +323,7 @@ def _from_info_json(path: Path, timeout: float) -> list[Episode]:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise FetchError(f"{path}: not a readable info JSON file ({e})") from e
+        raise ParseError(f"{path}: not a readable info JSON file ({e})") from e
     with YoutubeDL(_ydl_options(timeout, False, skip_download=True)) as ydl:
         processed = ydl.process_ie_result(info, download=False)
     episode = episode_from_info(processed, source=str(path))

@@ -21,7 +21,7 @@ from .articles import IngestReport, ingest_articles, names_in_the_news
 from .catalog import FETCHED, LISTED, TRANSCRIBED, Catalog
 from .chapters import chapter_spans, find_chapters, parse_json_chapters, with_articles
 from .config import Config, SourceConfig
-from .errors import FetchError, MediaError, TranscribeError, disk_full
+from .errors import FetchError, MediaError, ParseError, TranscribeError, disk_full
 from .fetch import download, list_source
 from .linking import link_transcript, published_links
 from .linking.prepare import prepare_index, profile_articles
@@ -63,33 +63,40 @@ class RunReport:
 
     def lines(self) -> list[str]:
         """The summary a user reads after a run."""
-        lines = [
-            f"fetch: {self.listed} episodes listed, {self.new} new, {self.downloaded} downloaded"
-            + (
-                f" ({self.already_fetched} already fetched, not downloaded again)"
-                if self.already_fetched
-                else ""
-            ),
-        ]
-        if self.transcribed:
-            lines.append(
-                f"speech: {self.transcribed} episodes transcribed ({self.audio_seconds / 60:.1f} min of audio"
-                + (f"; {self.imported} publisher transcripts imported)" if self.imported else ")")
-                + (f", {self.already_transcribed} already done" if self.already_transcribed else "")
-            )
-        else:
-            lines.append(
-                f"speech: nothing to transcribe ({self.already_transcribed} already transcribed)"
-            )
-        lines.append(f"articles: {self.articles.summary()}")
-        lines.append(f"linking: {self.linked} episodes linked, {self.links} links")
+        lines = [self.fetch_line(), self.speech_line(), f"articles: {self.articles.summary()}"]
+        lines.append(self.linking_line())
         if self.chaptered:
-            lines.append(f"chapters: {self.chaptered} episodes")
+            lines.append(self.chapters_line())
         if self.rendered:
             lines.append(f"render: {self.rendered.summary()}")
         for failure in self.failures:
             lines.append(f"FAILED {failure.stage}: {failure.what}: {failure.message}")
         return lines
+
+    def fetch_line(self) -> str:
+        return (
+            f"fetch: {self.listed} episodes listed, {self.new} new, {self.downloaded} downloaded"
+            + (
+                f" ({self.already_fetched} already fetched, not downloaded again)"
+                if self.already_fetched
+                else ""
+            )
+        )
+
+    def speech_line(self) -> str:
+        if not self.transcribed:
+            return f"speech: nothing to transcribe ({self.already_transcribed} already transcribed)"
+        return (
+            f"speech: {self.transcribed} episodes transcribed ({self.audio_seconds / 60:.1f} min of audio"
+            + (f"; {self.imported} publisher transcripts imported)" if self.imported else ")")
+            + (f", {self.already_transcribed} already done" if self.already_transcribed else "")
+        )
+
+    def linking_line(self) -> str:
+        return f"linking: {self.linked} episodes linked, {self.links} links"
+
+    def chapters_line(self) -> str:
+        return f"chapters: {self.chaptered} episodes"
 
 
 def run_job(config: Config, catalog: Catalog) -> RunReport:
@@ -349,7 +356,7 @@ def _publisher_chapters(config: Config, episode: Episode) -> list[Chapter]:
             allow_file=config.fetch.allow_file_urls,
         )
         return parse_json_chapters(response.body, episode.chapters_url)
-    except FetchError as e:  # the chapters the stage finds serve instead
+    except (FetchError, ParseError) as e:  # the chapters the stage finds serve instead
         log.warning("%s: the publisher's chapters: %s", episode.id, e)
         return []
 

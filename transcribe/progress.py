@@ -35,6 +35,13 @@ def bar(total: float | None, desc: str, unit: str = "it", **kwargs: Any) -> tqdm
     )
 
 
+def advance(progress: tqdm, done: float, total: float) -> None:
+    """Move a bar to `done` of `total` (a total that firms up as the work goes)."""
+    if progress.total != round(total, 1):
+        progress.total = round(total, 1)
+    progress.update(round(done, 1) - progress.n)
+
+
 class DownloadBar:
     """A yt-dlp progress hook that drives one bar in bytes."""
 

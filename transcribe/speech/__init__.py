@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
 
-from ..errors import MediaError, NoSpeechError
+from ..errors import MediaError, NoSpeechError, TranscribeError
 from ..records import Segment, Transcript
 
 # engine name -> module that implements it (imported on first use: the imports are heavy)
@@ -171,6 +172,34 @@ def transcribe_audio(
         origin="whisper",
         producer=options.producer(),
     )
+
+
+@dataclass(frozen=True)
+class FileTranscript:
+    """One file given to `transcribe speech`: its transcript, or why there is none."""
+
+    path: Path
+    transcript: Transcript | None
+    error: str = ""
+
+
+def transcribe_files(paths: Iterable[Path], options: SpeechOptions) -> Iterator[FileTranscript]:
+    """Transcribe local files one after another, each with its progress bar (as the
+    whisper CLI does, without a catalog); a file that cannot be transcribed gives its
+    error and the others go on."""
+    from .. import progress
+
+    for path in paths:
+        bar = progress.bar(None, f"transcribe {path.name}", unit="s")
+        try:
+            found = FileTranscript(
+                path, transcribe_audio(path, options, on_progress=partial(progress.advance, bar))
+            )
+        except TranscribeError as e:
+            found = FileTranscript(path, None, str(e))
+        finally:
+            bar.close()
+        yield found
 
 
 def _prompt(

@@ -21,13 +21,11 @@ from typing import BinaryIO
 
 import numpy as np
 
+from ..errors import ConversionError
+
 # the order of CTranslate2's DataType enum (include/ctranslate2/types.h)
 _DTYPES = (np.float32, np.int8, np.int16, np.int32, np.float16, "bfloat16")
 SUPPORTED_BINARY_VERSIONS = (5, 6)
-
-
-class ConversionError(ValueError):
-    """The model file is not a CTranslate2 Whisper model this converter understands."""
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from .. import http
-from ..errors import FetchError, TranscribeError
+from ..errors import ParseError, TranscribeError
 from ..formats import read_transcript
 from ..records import Episode, FeedLink, Transcript
 
@@ -54,7 +54,7 @@ def import_transcript(
     try:
         transcript = read_transcript(response.body.decode("utf-8", errors="replace"), kind)
     except (ValueError, TypeError, AttributeError) as e:
-        raise FetchError(f"{link.url}: not a readable {kind} transcript ({e})") from e
+        raise ParseError(f"{link.url}: not a readable {kind} transcript ({e})") from e
     segments = [s for s in transcript.segments if s.text.strip()]
     if not segments:
         raise TranscribeError(f"{link.url}: the publisher's transcript is empty")
