@@ -85,6 +85,23 @@ def test_voice_activity_filter_keeps_times_of_the_original_audio(site, spoken, o
     assert transcript.duration > 14
 
 
+def test_a_file_of_two_windows_loads_the_model_once_and_times_the_second(site, spoken, monkeypatch):
+    from transcribe.speech import engine
+
+    speech = spoken("Good morning, here is the weather report for the coast.", "speech-weather.wav")
+    late = site / "audio" / "speech-weather-late.wav"
+    ffmpeg("-i", str(speech), "-af", "adelay=130000", str(late))  # past the first window
+    runner = engine("faster-whisper")
+    loads = []
+    real_load = runner.load
+    monkeypatch.setattr(runner, "load", lambda options: loads.append(options) or real_load(options))
+    transcript = transcribe_audio(late, SpeechOptions())
+    words = [w for s in transcript.segments for w in s.words]
+    assert loads == [SpeechOptions()]  # once for the file, not once a window
+    assert "weather report" in transcript.text.lower()
+    assert 129.0 < words[0].start < 132.0  # heard in the second window, timed in the file
+
+
 @pytest.mark.parametrize("content", [b"", os.urandom(30_000)], ids=["empty", "random-bytes"])
 def test_broken_media_is_a_media_error(tmp_path, content, options):
     path = tmp_path / "broken.mp3"

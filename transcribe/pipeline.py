@@ -7,6 +7,7 @@ next run), never the end of the run.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from . import http, progress
@@ -27,7 +29,7 @@ from .linking import link_transcript, published_links
 from .linking.prepare import prepare_index, profile_articles
 from .records import Chapter, Episode, FeedLink, Transcript
 from .render import RenderReport, render_site
-from .speech import SpeechOptions, plan, share_malloc_arena, transcribe_audio
+from .speech import SpeechOptions, load_model, plan, share_malloc_arena, transcribe_audio
 from .speech.publisher import import_transcript, publisher_link, publisher_producer
 
 log = logging.getLogger(__name__)
@@ -176,6 +178,8 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
     config = replace(config, speech=plan(config.speech))
     if config.speech.parallel > 1:
         share_malloc_arena()
+    # loaded once, by the first episode Whisper transcribes: a failure is that episode's
+    model = functools.cache(partial(load_model, config.speech))
     minutes = _MinutesBar(sum(e.duration or 0 for e in pending))
     running: dict[Future, Episode] = {}
     with ThreadPoolExecutor(max_workers=config.speech.parallel) as pool:
@@ -197,7 +201,7 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
                     else []
                 )
                 job = pool.submit(
-                    transcribe_audio, media, options, minutes.follow(episode.id), glossary
+                    transcribe_audio, media, options, minutes.follow(episode.id), glossary, model()
                 )
                 running[job] = episode
         for job in as_completed(running):

@@ -1,9 +1,10 @@
 """The speech stage: audio in, a Transcript out, whichever Whisper engine runs it.
 
 The audio is decoded here, a window of a few minutes at a time (audio.py), and each engine
-module has one function, `transcribe_window`, that turns one window into segments. The
-pipeline only calls `transcribe_audio`, so a new engine slots in by adding a module and a
-line to ENGINES.
+module has two functions: `load` (the model, resolved and loaded once) and
+`transcribe_window`, that turns one window into segments. The pipeline only calls
+`load_model` and `transcribe_audio`, so a new engine slots in by adding a module and a line
+to ENGINES.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,46 +30,49 @@ ENGINES = {
 }
 
 
+# Marks a setting that changes the words Whisper writes: those are the transcript's stamp
+# (a transcript made with other such settings is made again); the others (where it runs,
+# how fast) are not.
+SHAPES_WORDS = {"shapes_words": True}
+
+
 @dataclass(frozen=True)
 class SpeechOptions:
-    model: str = "tiny.en"  # a model name or folder
-    engine: str = "faster-whisper"
-    language: str = ""  # "" detects it
-    beam_size: int = 5
+    model: str = field(default="tiny.en", metadata=SHAPES_WORDS)  # a model name or folder
+    engine: str = field(default="faster-whisper", metadata=SHAPES_WORDS)
+    language: str = field(default="", metadata=SHAPES_WORDS)  # "" detects it
+    beam_size: int = field(default=5, metadata=SHAPES_WORDS)
     # faster-whisper's batched pipeline: more than 1 decodes that many speech cuts at once.
     # Off by default: measured on the 12.8-min piece it is 3x faster on a GPU and 1.5x on a
-    # CPU, but adds 3 to 4 points of word error (bench/speech.py; README)
-    batch_size: int = 1
+    # CPU, but adds 3 to 4 points of word error (bench/speech.py; docs/benchmarks.md)
+    batch_size: int = field(default=1, metadata=SHAPES_WORDS)
     device: str = "auto"  # "auto", "cpu" or "cuda"
     compute_type: str = "auto"  # "auto": int8 on the CPU, float16 on CUDA
     threads: int = 0  # CPU threads per episode; 0 divides the cores among the episodes
     parallel: int = 0  # episodes transcribed at once, sharing one model; 0 picks (see plan)
-    vad: bool = True  # Silero voice-activity filter: no words invented in silence or music
-    word_timestamps: bool = True
+    # Silero voice-activity filter: no words invented in silence or music
+    vad: bool = field(default=True, metadata=SHAPES_WORDS)
+    word_timestamps: bool = field(default=True, metadata=SHAPES_WORDS)
     # each 30 s of audio reads the text before it: the engines' default, but with word
     # timings on, tiny.en then drops whole passages (measured, 12.8 min of speech: word
     # error 0.40 with it, 0.13 without), so it is off here
-    condition_on_previous_text: bool = False
-    initial_prompt: str = ""  # text Whisper reads as what came before: names, spellings
-    hotwords: str = ""  # words to favour (faster-whisper; openai-whisper adds them to the prompt)
+    condition_on_previous_text: bool = field(default=False, metadata=SHAPES_WORDS)
+    # text Whisper reads as what came before: names, spellings
+    initial_prompt: str = field(default="", metadata=SHAPES_WORDS)
+    # words to favour (faster-whisper; openai-whisper adds them to the prompt)
+    hotwords: str = field(default="", metadata=SHAPES_WORDS)
     # names from the outlet's articles of the weeks around the episode go into the prompt,
     # so Whisper spells them as the newsroom does: at most this many (0: none)
-    article_names: int = 60
+    article_names: int = field(default=60, metadata=SHAPES_WORDS)
     publisher_transcripts: bool = True  # import the feed's own transcript instead of Whisper
 
     def producer(self) -> str:
-        """A stamp of everything that shapes the words, stored beside the transcript."""
-        shaping = asdict(self)
+        """A stamp of every setting that shapes the words, stored beside the transcript."""
+        shaping = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("shapes_words")
+        }
         if self.batch_size == 1:  # unbatched: the stamp transcripts have always carried
             shaping.pop("batch_size")
-        for not_shaping in (
-            "device",
-            "compute_type",
-            "threads",
-            "parallel",
-            "publisher_transcripts",
-        ):
-            shaping.pop(not_shaping)
         return ";".join(f"{k}={v}" for k, v in shaping.items())
 
 
@@ -111,12 +115,14 @@ def _cuda_visible(options: SpeechOptions) -> bool:
 
 
 class Engine(Protocol):
-    """One engine module: transcribe one window of 16 kHz mono audio, with times relative to
-    the window; `language` "" asks it to detect one. Returns the segments (lazily), the
-    language and its probability."""
+    """One engine module: load the options' model; transcribe one window of 16 kHz mono
+    audio with it, times relative to the window (`language` "" asks it to detect one),
+    returning the segments (lazily), the language and its probability."""
+
+    def load(self, options: SpeechOptions) -> Any: ...
 
     def transcribe_window(
-        self, samples: np.ndarray, options: SpeechOptions, language: str, prompt: str
+        self, model: Any, samples: np.ndarray, options: SpeechOptions, language: str, prompt: str
     ) -> tuple[Iterator[Segment], str, float]: ...
 
 
@@ -126,18 +132,27 @@ def engine(name: str) -> Engine:
     return importlib.import_module(ENGINES[name])  # type: ignore[return-value]
 
 
+def load_model(options: SpeechOptions) -> Any:
+    """The options' model, resolved and loaded, to give every transcribe_audio of a run
+    (each engine also keeps what it loaded for the process, per settings). Raises
+    ModelNotFoundError when it cannot be had."""
+    return engine(options.engine).load(options)
+
+
 def transcribe_audio(
     path: Path,
     options: SpeechOptions,
     on_progress: Callable[[float, float], None] | None = None,
     glossary: list[str] | None = None,
+    model: Any = None,
 ) -> Transcript:
     """Transcribe one audio or video file, a window of a few minutes at a time (memory stays
     flat however long the episode): the language found in the first window holds for the
     rest, and each window reads the end of the one before as its prompt.
     `on_progress(seconds_done, seconds_total)` is called as segments arrive. `glossary`:
-    names to spell as given (they join the prompt of every window). Raises
-    MediaError for unreadable media, NoSpeechError when there is no speech."""
+    names to spell as given (they join the prompt of every window); `model`: the loaded
+    model (load_model), else loaded here. Raises MediaError for unreadable media,
+    NoSpeechError when there is no speech."""
     from .audio import estimated_duration, windows
 
     path = Path(path)
@@ -146,12 +161,13 @@ def transcribe_audio(
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: empty file")
     runner = engine(options.engine)
+    model = runner.load(options) if model is None else model
     total = estimated_duration(path)
     segments: list[Segment] = []
     language, probability, heard = options.language, 1.0, 0.0
     for window in windows(path):
         found, language, detected = runner.transcribe_window(
-            window.samples, options, language, _prompt(options, segments, glossary or [])
+            model, window.samples, options, language, _prompt(options, segments, glossary or [])
         )
         if window.offset == 0:
             probability = 1.0 if options.language else detected

@@ -45,14 +45,22 @@ def load_model(path: str, device: str, compute_type: str, threads: int, workers:
         ) from e
 
 
-def transcribe_window(
-    samples: np.ndarray, options: SpeechOptions, language: str, prompt: str
-) -> tuple[Iterator[Segment], str, float]:
+def load(options: SpeechOptions):  # noqa: ANN201
+    """The options' model, resolved and loaded (a WhisperModel)."""
     model_dir = resolve_ct2_model(options.model)
     device, compute_type = pick_device(options.device, options.compute_type)
-    model = load_model(
+    return load_model(
         str(model_dir.path), device, compute_type, options.threads, options.parallel or 1
     )
+
+
+def transcribe_window(
+    model,
+    samples: np.ndarray,
+    options: SpeechOptions,
+    language: str,
+    prompt: str,  # noqa: ANN001
+) -> tuple[Iterator[Segment], str, float]:
     settings = dict(
         language=language or None,
         beam_size=options.beam_size,

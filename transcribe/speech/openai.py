@@ -58,11 +58,19 @@ def _alignment_heads(checkpoint: Path) -> bytes | None:
     return torch.load(checkpoint, map_location="cpu", weights_only=True).get("alignment_heads")
 
 
-def transcribe_window(
-    samples: np.ndarray, options: SpeechOptions, language: str, prompt: str
-) -> tuple[Iterator[Segment], str, float]:
+def load(options: SpeechOptions):  # noqa: ANN201
+    """The options' model, resolved and loaded (a whisper.Whisper)."""
     device = pick_device(options.device)
-    model = load_model(options.model, device, options.threads or os.cpu_count() or 1)
+    return load_model(options.model, device, options.threads or os.cpu_count() or 1)
+
+
+def transcribe_window(
+    model,
+    samples: np.ndarray,
+    options: SpeechOptions,
+    language: str,
+    prompt: str,  # noqa: ANN001
+) -> tuple[Iterator[Segment], str, float]:
     audio, speech_map = _speech_only(samples) if options.vad else (samples, None)
     probability = 1.0
     if not language:
@@ -77,7 +85,7 @@ def transcribe_window(
         word_timestamps=options.word_timestamps,
         initial_prompt=" ".join(filter(None, [options.hotwords, prompt])) or None,
         condition_on_previous_text=options.condition_on_previous_text,
-        fp16=device == "cuda",
+        fp16=model.device.type == "cuda",
         verbose=None,
     )
     return (_segment(s, speech_map) for s in result["segments"]), language, probability
