@@ -108,6 +108,10 @@ class EpisodeTables(Connection):
             raise KeyError(episode_id)
         return EpisodeProgress(*row)
 
+    def media_paths(self) -> dict[str, str]:
+        """episode id -> the path of its downloaded media, for every episode that has one."""
+        return dict(self.db.execute("SELECT id, media_path FROM episodes WHERE media_path != ''"))
+
     def mark_fetched(self, episode_id: str, media_path: Path, duration: float) -> None:
         self.db.execute(
             "UPDATE episodes SET state = ?, media_path = ?, duration = ?, fetched_at = ?,"

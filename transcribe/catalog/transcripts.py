@@ -78,8 +78,9 @@ class TranscriptTables(Connection):
             producer=head["producer"],
         )
 
-    def transcript_language(self, episode_id: str) -> str:
-        return self.value("SELECT language FROM transcripts WHERE episode_id = ?", episode_id) or ""
+    def transcript_languages(self) -> dict[str, str]:
+        """episode id -> its transcript's language, for every transcribed episode."""
+        return dict(self.db.execute("SELECT episode_id, language FROM transcripts"))
 
     def transcript_producer(self, episode_id: str) -> str | None:
         return self.value("SELECT producer FROM transcripts WHERE episode_id = ?", episode_id)
