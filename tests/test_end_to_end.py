@@ -204,10 +204,27 @@ def test_lost_media_is_downloaded_again_and_removed_sources_are_left_alone(outle
 
     only_articles = outlet["root"] / "no-sources.toml"
     only_articles.write_text(
-        outlet["config"].read_text().split("[[sources]]")[0] + "[speech]\nbeam_size = 1\n"
+        outlet["config"].read_text().split("[[sources]]")[0]
+        + "[speech]\nbeam_size = 1\n[linking]\nmin_confidence = 0.6\n"
+        + "[chapters]\nmin_seconds = 90.0\n"
     )
+
+    def stamps() -> list[tuple]:
+        with catalog(outlet) as db:
+            made = "SELECT episode_id, producer FROM link_runs UNION ALL"
+            return [
+                tuple(r)
+                for r in db.execute(f"{made} SELECT episode_id, producer FROM chapter_runs")
+            ]
+
+    before = stamps()
+    assert before  # the first run linked and chaptered its episodes
     untouched = CliRunner().invoke(cli, ["-q", "--config", str(only_articles), "run"])
-    assert "speech: nothing to transcribe" in untouched.output  # not its sources any more
+    # not its sources any more: new settings transcribe, link and chapter none of them
+    assert "speech: nothing to transcribe" in untouched.output
+    assert "linking: 0 episodes linked" in untouched.output
+    assert "chapters:" not in untouched.output
+    assert stamps() == before
 
 
 def test_a_second_run_at_once_is_told_clearly(outlet, first_run):

@@ -52,12 +52,16 @@ def test_a_stage_that_fails_is_one_failure_and_the_other_episodes_and_stages_go_
 ):
     """Real SQLite, the real linker and renderer; one episode's linking is made to raise,
     and then the render."""
+    from dataclasses import replace
+
     from transcribe import pipeline
     from transcribe.catalog import Catalog
     from transcribe.config import parse_config
     from transcribe.records import Article, Episode, Segment, Transcript
 
-    config = parse_config({"data": "data", "output": "site"}, tmp_path)
+    feed = "https://feeds.example/show.xml"
+    config = parse_config({"data": "data", "output": "site", "sources": [{"url": feed}]}, tmp_path)
+    monkeypatch.setattr(pipeline, "fetch_episodes", lambda *args: None)  # listed already
     stories = {
         "harbour": "Harbourmaster Ingrid Solberg at Port Ellery waits for the Coastal "
         "Commission permit while Baltic Marine keeps two barges idle.",
@@ -67,13 +71,14 @@ def test_a_stage_that_fails_is_one_failure_and_the_other_episodes_and_stages_go_
     with Catalog(config.catalog_path) as catalog:
         for name, text in stories.items():
             catalog.add_article(Article(url=f"https://n.example/{name}", title=name, text=text))
-            episode = Episode(id=name, source="s", title=name, media_url=f"http://h/{name}.mp3")
+            episode = Episode(id=name, source=feed, title=name, media_url=f"http://h/{name}.mp3")
             catalog.record_episode(episode)
             media = config.media_dir / f"{name}.mp3"
             media.parent.mkdir(parents=True, exist_ok=True)
             media.write_bytes(b"audio")
             catalog.mark_fetched(name, media, 20.0)
-            catalog.save_transcript(name, Transcript([Segment(0.0, 20.0, text)], "en", 1.0, 20.0))
+            heard = Transcript([Segment(0.0, 20.0, text)], "en", 1.0, 20.0)
+            catalog.save_transcript(name, replace(heard, producer=config.speech.producer()))
         linker = pipeline.link_transcript
 
         def breaks_on_the_harbour(episode_id, *args, **kwargs):

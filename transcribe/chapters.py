@@ -40,29 +40,38 @@ def find_chapters(
     transcript: Transcript, links: list[Link], index: ArticleIndex, options: ChapterOptions
 ) -> list[Chapter]:
     """Chapters of a transcript, each with a title and, where one fits, an article URL."""
+    found = outline(transcript, index, options)
+    return with_articles(found, links, transcript.duration, retitle=True)
+
+
+def outline(transcript: Transcript, index: ArticleIndex, options: ChapterOptions) -> list[Chapter]:
+    """The chapters found in a transcript, each titled by its key phrase (made before
+    linking: the linker retrieves per chapter, and with_articles then titles them)."""
     blocks, counts, spans = _tiles(transcript, index, options)
-    chapters = []
-    for first, last in spans:
-        start, end = blocks[first].start, blocks[last - 1].end
-        article = _best_article(links, start, end)
-        title = (
-            article.title
-            if article
-            else _key_phrase(blocks[first:last], counts, first, last, index)
+    return [
+        Chapter(
+            start=blocks[first].start,
+            end=blocks[last - 1].end,
+            title=_key_phrase(blocks[first:last], counts, first, last, index),
         )
-        chapters.append(
-            Chapter(start=start, end=end, title=title, url=article.url if article else "")
-        )
-    return chapters
+        for first, last in spans
+    ]
 
 
 def chapter_spans(
     transcript: Transcript, index: ArticleIndex, options: ChapterOptions
 ) -> list[tuple[float, float]]:
-    """(start, end) of each chapter find_chapters makes (the linker retrieves per chapter
-    before the titles, which need its links, can be chosen)."""
+    """(start, end) of each chapter outline() finds, without their titles."""
     blocks, _, spans = _tiles(transcript, index, options)
     return [(blocks[first].start, blocks[last - 1].end) for first, last in spans]
+
+
+def spans_of(chapters: list[Chapter], duration: float) -> list[tuple[float, float]]:
+    """(start, end) of each chapter: one without an end runs to the next one's start (the
+    last to the end of the episode)."""
+    starts = [c.start for c in chapters]
+    ends = [*starts[1:], max(duration, starts[-1] if starts else 0.0)]
+    return [(c.start, c.end or end) for c, end in zip(chapters, ends, strict=True)]
 
 
 def _tiles(
@@ -79,9 +88,12 @@ def _tiles(
     return blocks, counts, list(zip([0, *cuts], [*cuts, len(blocks)], strict=True))
 
 
-def with_articles(chapters: list[Chapter], links: list[Link], duration: float) -> list[Chapter]:
-    """The publisher's chapters, each given the related article that matched inside it
-    (when the publisher gave no URL of its own)."""
+def with_articles(
+    chapters: list[Chapter], links: list[Link], duration: float, retitle: bool = False
+) -> list[Chapter]:
+    """The chapters, each given the related article that matched inside it as its URL
+    (when it has none of its own) and, with `retitle` (chapters found here, titled by a
+    key phrase), the article's headline as its title."""
     result = []
     for n, chapter in enumerate(chapters):
         following = chapters[n + 1].start if n + 1 < len(chapters) else duration
@@ -95,7 +107,7 @@ def with_articles(chapters: list[Chapter], links: list[Link], duration: float) -
             Chapter(
                 start=chapter.start,
                 end=end,
-                title=chapter.title,
+                title=article.title if article and retitle else chapter.title,
                 url=chapter.url or (article.url if article else ""),
             )
         )

@@ -316,10 +316,11 @@ def articles_add(context: Context, sources: tuple[str, ...]) -> None:
 def link(context: Context) -> None:
     """Link transcribed episodes to related articles, and cut them into chapters (only
     those whose transcript, articles or settings changed)."""
-    from .pipeline import RunReport, chapter_episodes, link_episodes
+    from .pipeline import RunReport, chapter_episodes, link_episodes, outline_chapters
 
     with context.catalog() as catalog:
         report = RunReport()
+        outline_chapters(context.config, catalog, report)
         link_episodes(context.config, catalog, report)
         chapter_episodes(context.config, catalog, report)
     _finish([report.linking_line(), report.chapters_line()], report.failures)

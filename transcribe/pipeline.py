@@ -21,7 +21,7 @@ from pathlib import Path
 from . import http, progress
 from .articles import IngestReport, ingest_articles, names_in_the_news
 from .catalog import FETCHED, LISTED, TRANSCRIBED, Catalog
-from .chapters import chapter_spans, find_chapters, parse_json_chapters, with_articles
+from .chapters import outline, parse_json_chapters, spans_of, with_articles
 from .config import Config, SourceConfig
 from .errors import FetchError, MediaError, ParseError, TranscribeError, disk_full
 from .fetch import download, list_source
@@ -116,8 +116,9 @@ def run_job(config: Config, catalog: Catalog) -> RunReport:
         report.failures.append(Failure("articles", "articles", error))
     profile_articles(catalog)  # the glossary and the linker read the articles' names from these
     transcribe_episodes(config, catalog, report)
+    outline_chapters(config, catalog, report)  # the linker retrieves per chapter
     link_episodes(config, catalog, report)
-    chapter_episodes(config, catalog, report)
+    chapter_episodes(config, catalog, report)  # each chapter given its article
     with _recorded(report, "site", "render"):
         report.rendered = render(config, catalog)
     return report
@@ -279,14 +280,36 @@ def _accepted(config: Config, episode: Episode) -> set[str]:
     return accepted
 
 
+def outline_chapters(config: Config, catalog: Catalog, report: RunReport) -> None:
+    """Each transcribed episode's chapters, made before linking (the linker retrieves per
+    chapter): the publisher's when given (in the feed or video, or a JSON chapters file),
+    else found in the transcript and titled by key phrase; only those whose transcript or
+    settings changed."""
+    for episode in _in_config(config, catalog.episodes(TRANSCRIBED)):
+        given = f"{episode.chapters_url}|{len(episode.chapters)}"
+        producer = (
+            f"{config.chapters.producer()};transcript={catalog.transcript_producer(episode.id)};"
+            f"{given}"
+        )
+        if catalog.outline_producer(episode.id) == producer:
+            continue
+        with _recorded(report, episode.id, "chapters"):
+            chapters, origin = _publisher_chapters(config, episode), "publisher"
+            if not chapters:
+                transcript = catalog.transcript(episode.id, words=False)
+                assert transcript is not None  # the episode is in the transcribed state
+                chapters, origin = outline(transcript, catalog, config.chapters), "found"
+                if episode.chapters_url:  # the publisher's file could not be had: next run
+                    producer += ";publisher chapters unavailable"
+            catalog.save_outline(episode.id, chapters, origin, producer)
+
+
 def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
-    """Link every transcribed episode whose transcript, articles or settings changed."""
-    stamp = (
-        f"{config.linking.producer()};{config.chapters.producer()};"
-        f"articles={catalog.articles_stamp()}"
-    )
-    episodes = catalog.episodes(TRANSCRIBED)
-    producers = {e.id: f"{stamp};transcript={catalog.transcript_producer(e.id)}" for e in episodes}
+    """Link every transcribed episode whose transcript, chapters, articles or settings
+    changed."""
+    stamp = f"{config.linking.producer()};articles={catalog.articles_stamp()}"
+    episodes = _in_config(config, catalog.episodes(TRANSCRIBED))
+    producers = {e.id: f"{stamp};outline={catalog.outline_producer(e.id)}" for e in episodes}
     due = [e for e in episodes if catalog.link_producer(e.id) != producers[e.id]]
     if not due:
         return
@@ -299,13 +322,14 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
         with _recorded(report, episode.id, "linking"):
             transcript = catalog.transcript(episode.id)
             assert transcript is not None  # the episode is in the transcribed state
+            chapters, _ = catalog.outline(episode.id)
             links = link_transcript(
                 episode.id,
                 transcript,
                 index,
                 config.linking,
                 published=episode.published,
-                chapters=_chapter_spans(config, catalog, episode, transcript),
+                chapters=spans_of(chapters, transcript.duration),
             )
             published = published_links(links)
             catalog.save_links(episode.id, published, producers[episode.id])
@@ -313,38 +337,21 @@ def link_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
             report.links += len(published)
 
 
-def _chapter_spans(
-    config: Config, catalog: Catalog, episode: Episode, transcript: Transcript
-) -> list[tuple[float, float]]:
-    """Where the linker retrieves per chapter: the publisher's chapters given in the feed
-    or video, else those the chapter stage will find."""
-    if not episode.chapters:
-        return chapter_spans(transcript, catalog, config.chapters)
-    starts = [c.start for c in episode.chapters]
-    return list(zip(starts, [*starts[1:], max(transcript.duration, starts[-1])], strict=True))
-
-
 def chapter_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
-    """Chapters for every linked episode whose transcript, links or settings changed: the
-    publisher's when given (a JSON chapters file, or the video's own), else found."""
-    for episode in catalog.episodes(TRANSCRIBED):
-        given = f"{episode.chapters_url}|{len(episode.chapters)}"
-        producer = f"{config.chapters.producer()};{catalog.link_producer(episode.id)};{given}"
+    """Give each linked episode's chapters their related articles (the article whose
+    evidence lies mostly in a chapter is its URL, and a found chapter's title), for those
+    whose chapters or links changed."""
+    for episode in _in_config(config, catalog.episodes(TRANSCRIBED)):
+        producer = f"{catalog.outline_producer(episode.id)};{catalog.link_producer(episode.id)}"
         if catalog.chapter_producer(episode.id) == producer:
             continue
         with _recorded(report, episode.id, "chapters"):
-            transcript = catalog.transcript(episode.id)
+            chapters, origin = catalog.outline(episode.id)
+            transcript = catalog.transcript(episode.id, words=False)
             assert transcript is not None  # the episode is in the transcribed state
             links = catalog.links(episode.id)
-            chapters, origin = _publisher_chapters(config, episode), "publisher"
-            if chapters:
-                chapters = with_articles(chapters, links, transcript.duration)
-            else:
-                chapters = find_chapters(transcript, links, catalog, config.chapters)
-                origin = "found"
-                if episode.chapters_url:  # the publisher's file could not be had: next run
-                    producer += ";publisher chapters unavailable"
-            catalog.save_chapters(episode.id, chapters, producer, origin)
+            titled = with_articles(chapters, links, transcript.duration, retitle=origin == "found")
+            catalog.save_chapters(episode.id, titled, producer, origin or "found")
             report.chaptered += 1
 
 

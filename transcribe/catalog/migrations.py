@@ -203,6 +203,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         DELETE FROM link_runs;
         """,
     ),
+    (
+        # an episode's chapters as made before linking (the publisher's, or found and
+        # titled by key phrase): the linker retrieves per chapter, the chapter stage then
+        # gives them their articles
+        "0012_chapter_outlines",
+        """
+        CREATE TABLE chapter_outlines (
+            episode_id TEXT PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+            chapters TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            producer TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

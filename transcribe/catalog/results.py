@@ -95,6 +95,25 @@ class ResultTables(Connection):
         )
         return [Chapter(start=r[0], end=r[1], title=r[2], url=r[3]) for r in rows]
 
+    def save_outline(
+        self, episode_id: str, chapters: list[Chapter], origin: str, producer: str
+    ) -> None:
+        """The chapters made before linking; `origin` as for save_chapters."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO chapter_outlines VALUES (?, ?, ?, ?)",
+            (episode_id, json.dumps([asdict(c) for c in chapters]), origin, producer),
+        )
+
+    def outline(self, episode_id: str) -> tuple[list[Chapter], str]:
+        """The chapters made before linking and their origin (none: [], "")."""
+        row = self.db.execute(
+            "SELECT chapters, origin FROM chapter_outlines WHERE episode_id = ?", (episode_id,)
+        ).fetchone()
+        return ([Chapter(**c) for c in json.loads(row[0])], row[1]) if row else ([], "")
+
+    def outline_producer(self, episode_id: str) -> str | None:
+        return self.value("SELECT producer FROM chapter_outlines WHERE episode_id = ?", episode_id)
+
     def chapter_producer(self, episode_id: str) -> str | None:
         return self.value("SELECT producer FROM chapter_runs WHERE episode_id = ?", episode_id)
 
