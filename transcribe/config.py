@@ -53,6 +53,18 @@ class Config:
     render: RenderOptions = field(default_factory=RenderOptions)
     fetch: FetchConfig = field(default_factory=FetchConfig)
 
+    def speech_for(self, source_url: str) -> SpeechOptions:
+        """The speech options, with what the source sets over them."""
+        source = next((s for s in self.sources if s.url == source_url), None)
+        if source is None:
+            return self.speech
+        overrides = {
+            "language": source.language,
+            "initial_prompt": source.initial_prompt,
+            "hotwords": source.hotwords,
+        }
+        return replace(self.speech, **{k: v for k, v in overrides.items() if v})
+
     @property
     def catalog_path(self) -> Path:
         return self.data / "catalog.sqlite"

@@ -7,15 +7,11 @@ next run), never the end of the run.
 
 from __future__ import annotations
 
-import functools
 import logging
 import shutil
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 
 from . import http, progress
@@ -27,10 +23,11 @@ from .errors import FetchError, MediaError, ParseError, TranscribeError, disk_fu
 from .fetch import download, list_source
 from .linking import link_transcript, published_links
 from .linking.prepare import prepare_index, profile_articles
-from .records import Chapter, Episode, FeedLink, Transcript
+from .records import Chapter, Episode, Transcript
 from .render import RenderReport, render_site
-from .speech import SpeechOptions, load_model, plan, share_malloc_arena, transcribe_audio
-from .speech.publisher import import_transcript, publisher_link, publisher_producer
+from .speech import plan
+from .speech.pool import SpeechJob, transcribe_all
+from .speech.publisher import current_producers, publisher_transcript
 
 log = logging.getLogger(__name__)
 
@@ -155,12 +152,7 @@ def fetch_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
 
 
 def _record(catalog: Catalog, report: RunReport, episode: Episode, source: SourceConfig) -> None:
-    if source.name:
-        episode.show = source.name
-    known = catalog.find_episode(episode.id)
-    if known and known.source != episode.source and known.title != episode.title:
-        # another show uses the same guid ("1", "2", ...): keep both, apart
-        episode.id = f"{episode.source}#{episode.id}"
+    episode = replace(episode, id=catalog.listed_id(episode), show=source.name or episode.show)
     report.listed += 1
     report.new += catalog.record_episode(episode)
     report.already_fetched += catalog.progress(episode.id).state != LISTED
@@ -171,113 +163,54 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
     those made with other settings; `speech.parallel` episodes at once, one model shared.
     Only episodes of the config's sources: a source taken out of it is left as it was."""
     done = _in_config(config, catalog.episodes(TRANSCRIBED))
-    stale = [e for e in done if catalog.transcript_producer(e.id) not in _accepted(config, e)]
+    current = {e.id: current_producers(e, config.speech_for(e.source)) for e in done}
+    stale = [e for e in done if catalog.transcript_producer(e.id) not in current[e.id]]
     report.already_transcribed = len(done) - len(stale)
     pending = _in_config(config, catalog.episodes(FETCHED)) + stale
     if not pending:
         return
     config = replace(config, speech=plan(config.speech))
-    if config.speech.parallel > 1:
-        share_malloc_arena()
-    # loaded once, by the first episode Whisper transcribes: a failure is that episode's
-    model = functools.cache(partial(load_model, config.speech))
-    minutes = _MinutesBar(sum(e.duration or 0 for e in pending))
-    running: dict[Future, Episode] = {}
-    with ThreadPoolExecutor(max_workers=config.speech.parallel) as pool:
-        for episode in pending:  # the catalog is written from this thread only
-            with _recorded(report, episode.id, "speech", catalog):
-                options = _speech_options(config, episode)
-                transcript = _publisher_transcript(config, episode, options)
-                if transcript is not None:
-                    report.imported += 1
-                    _save(catalog, report, episode, transcript, minutes)
-                    continue
-                media = Path(catalog.progress(episode.id).media_path)
-                if not media.is_file():  # pruned or lost: fetch it again on the next run
-                    catalog.mark_listed(episode.id, f"{media} is missing; downloading it again")
-                    raise MediaError(f"{media} is missing; the next run downloads it again")
-                glossary = (
-                    names_in_the_news(catalog, episode.published, options.article_names)
-                    if options.article_names
-                    else []
-                )
-                job = pool.submit(
-                    transcribe_audio, media, options, minutes.follow(episode.id), glossary, model()
-                )
-                running[job] = episode
-        for job in as_completed(running):
-            episode = running[job]
-            with _recorded(report, episode.id, "speech", catalog):
-                transcript = job.result()
-                report.audio_seconds += transcript.duration
-                _save(catalog, report, episode, transcript, minutes)
-    minutes.close()
+    jobs = []
+    for episode in pending:
+        with _recorded(report, episode.id, "speech", catalog):
+            job = _speech_job(config, catalog, episode, report)
+            if job is not None:
+                jobs.append(job)
+    for result in transcribe_all(jobs, config.speech):
+        with _recorded(report, result.job.name, "speech", catalog):
+            if result.transcript is None:
+                raise result.error or TranscribeError("no transcript")
+            report.audio_seconds += result.transcript.duration
+            _save(catalog, report, result.job.name, result.transcript)
 
 
-def _save(
-    catalog: Catalog,
-    report: RunReport,
-    episode: Episode,
-    transcript: Transcript,
-    minutes: _MinutesBar,
-) -> None:
-    catalog.save_transcript(episode.id, transcript)
+def _speech_job(
+    config: Config, catalog: Catalog, episode: Episode, report: RunReport
+) -> SpeechJob | None:
+    """What Whisper is to do for the episode; None when the publisher's transcript was
+    imported instead."""
+    options = config.speech_for(episode.source)
+    timeout, allow_file_urls = config.fetch.timeout, config.fetch.allow_file_urls
+    transcript = publisher_transcript(episode, options, timeout, allow_file_urls)
+    if transcript is not None:
+        report.imported += 1
+        _save(catalog, report, episode.id, transcript)
+        return None
+    media = Path(catalog.progress(episode.id).media_path)
+    if not media.is_file():  # pruned or lost: fetch it again on the next run
+        catalog.mark_listed(episode.id, f"{media} is missing; downloading it again")
+        raise MediaError(f"{media} is missing; the next run downloads it again")
+    glossary = (
+        names_in_the_news(catalog, episode.published, options.article_names)
+        if options.article_names
+        else []
+    )
+    return SpeechJob(episode.id, media, options, tuple(glossary), episode.duration or 0.0)
+
+
+def _save(catalog: Catalog, report: RunReport, episode_id: str, transcript: Transcript) -> None:
+    catalog.save_transcript(episode_id, transcript)
     report.transcribed += 1
-    minutes.finish(episode)
-
-
-class _MinutesBar:
-    """One progress bar in audio minutes over episodes transcribed side by side."""
-
-    def __init__(self, seconds: float):
-        self.bar = progress.bar(round(seconds / 60, 1), "transcribe", unit="min")
-        self.done: dict[str, float] = {}
-        self.lock = threading.Lock()
-
-    def follow(self, episode_id: str) -> Callable[[float, float], None]:
-        def advance(seconds: float, _total: float) -> None:
-            with self.lock:
-                self.done[episode_id] = seconds
-                self.bar.update(round(sum(self.done.values()) / 60, 2) - self.bar.n)
-
-        return advance
-
-    def finish(self, episode: Episode) -> None:
-        self.follow(episode.id)(episode.duration or self.done.get(episode.id, 0.0), 0.0)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _publisher_transcript(
-    config: Config, episode: Episode, options: SpeechOptions
-) -> Transcript | None:
-    """The publisher's transcript when there is one and the config takes it; None when
-    Whisper should run (also when the publisher's file cannot be had: said, not fatal)."""
-    link = _publisher_link(episode, options)
-    if link is None:
-        return None
-    try:
-        return import_transcript(link, config.fetch.timeout, config.fetch.allow_file_urls)
-    except TranscribeError as e:
-        log.warning("%s: the publisher's transcript is unusable (%s); transcribing", episode.id, e)
-        return None
-
-
-def _publisher_link(episode: Episode, options: SpeechOptions) -> FeedLink | None:
-    """The publisher transcript to take for the episode, while the options take those."""
-    return publisher_link(episode, options.language) if options.publisher_transcripts else None
-
-
-def _accepted(config: Config, episode: Episode) -> set[str]:
-    """The producers whose transcript is current: Whisper's with today's settings, or the
-    publisher's own while the config takes those."""
-    options = _speech_options(config, episode)
-    accepted = {options.producer()}
-    link = _publisher_link(episode, options)
-    if link is not None:
-        accepted.add(publisher_producer(link))
-    return accepted
 
 
 def outline_chapters(config: Config, catalog: Catalog, report: RunReport) -> None:
@@ -398,16 +331,3 @@ def _recorded(
 def _in_config(config: Config, episodes: list[Episode]) -> list[Episode]:
     sources = {s.url for s in config.sources}
     return [e for e in episodes if e.source in sources]
-
-
-def _speech_options(config: Config, episode: Episode) -> SpeechOptions:
-    """The config's speech options, with what the episode's source sets over them."""
-    source = next((s for s in config.sources if s.url == episode.source), None)
-    if source is None:
-        return config.speech
-    overrides = {
-        "language": source.language,
-        "initial_prompt": source.initial_prompt,
-        "hotwords": source.hotwords,
-    }
-    return replace(config.speech, **{k: v for k, v in overrides.items() if v})

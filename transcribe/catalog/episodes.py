@@ -77,6 +77,15 @@ class EpisodeTables(Connection):
             self.db.execute(f"INSERT INTO episodes ({columns}) VALUES ({params})", values)
             return True
 
+    def listed_id(self, episode: Episode) -> str:
+        """The id a listed episode is kept under: its guid, unless another show already
+        uses that guid ("1", "2", ...) for another episode: then `source#guid`, so both
+        are kept, apart."""
+        known = self.find_episode(episode.id)
+        if known and known.source != episode.source and known.title != episode.title:
+            return f"{episode.source}#{episode.id}"
+        return episode.id
+
     def episode(self, episode_id: str) -> Episode:
         found = self.find_episode(episode_id)
         if found is None:

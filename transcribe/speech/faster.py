@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def load_model(path: str, device: str, compute_type: str, threads: int, workers:
         ) from e
 
 
-def load(options: SpeechOptions):  # noqa: ANN201
+def load(options: SpeechOptions) -> Any:
     """The options' model, resolved and loaded (a WhisperModel)."""
     model_dir = resolve_ct2_model(options.model)
     device, compute_type = pick_device(options.device, options.compute_type)
@@ -55,11 +56,11 @@ def load(options: SpeechOptions):  # noqa: ANN201
 
 
 def transcribe_window(
-    model,
+    model: Any,
     samples: np.ndarray,
     options: SpeechOptions,
     language: str,
-    prompt: str,  # noqa: ANN001
+    prompt: str,
 ) -> tuple[Iterator[Segment], str, float]:
     settings = dict(
         language=language or None,

@@ -11,6 +11,7 @@ import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,18 +59,18 @@ def _alignment_heads(checkpoint: Path) -> bytes | None:
     return torch.load(checkpoint, map_location="cpu", weights_only=True).get("alignment_heads")
 
 
-def load(options: SpeechOptions):  # noqa: ANN201
+def load(options: SpeechOptions) -> Any:
     """The options' model, resolved and loaded (a whisper.Whisper)."""
     device = pick_device(options.device)
     return load_model(options.model, device, options.threads or os.cpu_count() or 1)
 
 
 def transcribe_window(
-    model,
+    model: Any,
     samples: np.ndarray,
     options: SpeechOptions,
     language: str,
-    prompt: str,  # noqa: ANN001
+    prompt: str,
 ) -> tuple[Iterator[Segment], str, float]:
     audio, speech_map = _speech_only(samples) if options.vad else (samples, None)
     probability = 1.0

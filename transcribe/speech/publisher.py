@@ -4,11 +4,15 @@ carries manual subtitles: imported in place of Whisper's, marked as the publishe
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from .. import http
 from ..errors import ParseError, TranscribeError
 from ..formats import read_transcript
 from ..records import Episode, FeedLink, Transcript
+
+if TYPE_CHECKING:
+    from . import SpeechOptions
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +26,35 @@ FORMATS_BY_TYPE = {
     "text/html": "html",
 }
 PREFERENCE = ["json", "vtt", "srt", "html"]
+
+
+def publisher_transcript(
+    episode: Episode, options: SpeechOptions, timeout: float, allow_file_urls: bool
+) -> Transcript | None:
+    """The publisher's transcript when there is one and the options take those; None when
+    Whisper should run (also when the publisher's file cannot be had: said, not fatal)."""
+    link = _taken_link(episode, options)
+    if link is None:
+        return None
+    try:
+        return import_transcript(link, timeout, allow_file_urls)
+    except TranscribeError as e:
+        log.warning("%s: the publisher's transcript is unusable (%s); transcribing", episode.id, e)
+        return None
+
+
+def current_producers(episode: Episode, options: SpeechOptions) -> set[str]:
+    """The producers whose transcript is current: Whisper's with these options, or the
+    publisher's own while the options take those."""
+    current = {options.producer()}
+    link = _taken_link(episode, options)
+    if link is not None:
+        current.add(publisher_producer(link))
+    return current
+
+
+def _taken_link(episode: Episode, options: SpeechOptions) -> FeedLink | None:
+    return publisher_link(episode, options.language) if options.publisher_transcripts else None
 
 
 def publisher_link(episode: Episode, language: str = "") -> FeedLink | None:
