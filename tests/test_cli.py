@@ -124,7 +124,7 @@ def test_episodes_lists_a_feed_as_json_lines(site, base_url):
     assert plain.exit_code == 0 and len(plain.output.splitlines()) == 1
 
 
-def test_articles_add_then_related_ranks_them(tmp_path):
+def test_articles_add_skips_known_and_bad_records_and_related_finds_the_article(tmp_path):
     articles = tmp_path / "news.jsonl"
     articles.write_text(
         json.dumps(
@@ -179,9 +179,12 @@ def test_articles_add_then_related_ranks_them(tmp_path):
 @pytest.mark.slow
 def test_speech_command_writes_each_format(tmp_path, spoken):
     clip = spoken("The quick brown fox jumps over the lazy dog.", "cli-fox.mp3")
-    result = invoke("speech", str(clip), "--format", "vtt", "--format", "json", "-o", str(tmp_path))
+    formats = [arg for name in ("txt", "vtt", "srt", "json") for arg in ("--format", name)]
+    result = invoke("speech", str(clip), *formats, "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cli-fox.vtt").read_text().startswith("WEBVTT")
+    assert "quick brown fox" in (tmp_path / "cli-fox.txt").read_text().lower()
+    assert "-->" in (tmp_path / "cli-fox.srt").read_text().splitlines()[1]
     body = json.loads((tmp_path / "cli-fox.json").read_text())["segments"][0]["body"].lower()
     assert "quick brown fox" in body
     printed = invoke("speech", str(clip))
@@ -197,6 +200,7 @@ def test_an_unreadable_transcript_is_one_line_not_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert "not a readable .json transcript" in result.output
     assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

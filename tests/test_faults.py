@@ -321,7 +321,7 @@ def test_a_full_disk_is_a_clear_error_and_the_next_run_with_space_completes(medi
     assert leftovers(small_disk) == []
 
 
-def test_bad_feeds_and_articles_are_one_error_each_and_the_rest_goes_on(media, tmp_path):
+def test_bad_feeds_are_read_leniently_or_refused_and_each_bad_article_is_an_error(media, tmp_path):
     from conftest import SHARED, article_page
 
     huge = [  # the newest is item-9999

@@ -310,7 +310,8 @@ def test_the_confidence_model_is_kept_and_fitted_again_when_the_archive_grows(ca
                 url=f"https://news.example/ferry-{n}", title="Ferries", text="Ferries run late."
             )
         )
-    prepare_index(catalog, LinkingOptions())
+    grown = prepare_index(catalog, LinkingOptions()).confidence
+    assert grown != first and catalog.link_calibration()["coefficients"] == list(grown.coefficients)
     assert catalog.link_calibration()["articles"] == len(ARCHIVE) + 2
     assert prepare_index(catalog, LinkingOptions(candidates=3)).confidence != first
 
@@ -362,6 +363,7 @@ def test_article_profiles_are_made_once_and_remade_when_the_text_changes(catalog
     )
     assert harbour not in catalog.article_profiles([harbour])  # the old text's profile is gone
     index = prepare_index(catalog, LinkingOptions())
+    assert "ferri" in catalog.article_profiles([harbour])[harbour][0]  # made again, of the new text
     assert "harbour" not in urls(link_text(text, index, LinkingOptions()))
 
 

@@ -66,6 +66,14 @@ def test_a_rerun_rewrites_nothing_and_a_change_rewrites_only_its_episode(catalog
     changed = {p.relative_to(tmp_path).as_posix() for p in third.files}
     assert "episodes/ep-4.vtt" in changed and "episodes/ep-1.vtt" not in changed
 
+    heard_again = Transcript([Segment(0.0, 5.0, "Changed words about the trains.")], "en", 1.0, 5.0)
+    catalog.save_transcript("ep-2", heard_again)
+    fourth = render_site(catalog, tmp_path, options)
+    changed = {p.relative_to(tmp_path).as_posix() for p in fourth.files}
+    assert fourth.unchanged == 3 and "episodes/ep-2.vtt" in changed
+    assert "episodes/ep-1.vtt" not in changed and "episodes/ep-4.vtt" not in changed
+    assert "trains" in (tmp_path / "episodes" / "ep-2.vtt").read_text()
+
     page.unlink()  # a page lost from the output is made again
     assert render_site(catalog, tmp_path, options).unchanged == 3
     assert page.is_file()
@@ -190,6 +198,7 @@ def test_page_summaries_are_plain_text_read_once():
 
     html = "<p>Tom &amp; Jerry say 1 &lt; 2</p><p>Next<script>alert(1)</script></p>"
     assert plain_text(html) == "Tom & Jerry say 1 < 2 Next"
+    assert plain_text("&amp;lt;b&amp;gt;") == "&lt;b&gt;"  # an entity written out stays so
 
 
 def test_a_change_within_the_same_second_is_rendered(catalog, tmp_path):

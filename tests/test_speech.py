@@ -65,6 +65,9 @@ def test_segments_and_words_are_timed_in_order(spoken, options):
     words = [w for s in transcript.segments for w in s.words]
     assert "giant leap" in transcript.text.lower()
     assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
+    segments = transcript.segments
+    assert segments and all(s.start < s.end for s in segments)
+    assert all(a.end <= b.start + 0.5 for a, b in zip(segments, segments[1:], strict=False))
     assert 0 < words[-1].end <= transcript.duration + 0.5
     assert transcript.producer.startswith(f"model=tiny.en;engine={options.engine}")
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from ..records import Link, PassageMatch, Segment, Transcript
 from .confidence import UNFITTED, ConfidenceModel
-from .scorer import ArticleIndex, Candidate, Passage, Reading, Scorer
+from .index import ArticleIndex, Passage
+from .scorer import Candidate, Reading, Scorer
 from .words import (
     STOPWORDS,
     proper_names,

@@ -18,7 +18,8 @@ from .confidence import (
     fit,
     sample_mentions,
 )
-from .scorer import ALL_TERMS_UP_TO, ArticleIndex, Passage, Scorer, make_profile
+from .index import ArticleIndex, Passage, make_profile
+from .scorer import ALL_TERMS_UP_TO, Scorer
 from .words import split_sentences
 
 if TYPE_CHECKING:

@@ -16,10 +16,10 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from ..records import Article
 from .confidence import MatchStrength
+from .index import ArticleIndex, Passage, make_profile
 from .words import (
     WORD,
     distinct_telling,
@@ -45,28 +45,6 @@ MIN_SHARED = 2  # one word in common is a coincidence, not evidence
 PASSAGE_BREAK = "zqxjpassagebreakzqxj"  # between passages tokenized together (stems as itself)
 
 
-class ArticleIndex(Protocol):
-    """What linking reads of the catalog (it writes nothing)."""
-
-    def tokenize(self, text: str) -> list[str]: ...
-    def document_frequencies(self, terms: list[str]) -> dict[str, int]: ...
-    def search_articles(self, terms: list[str], limit: int = 10) -> list[tuple[int, float]]: ...
-    def articles_with(self, terms: list[str]) -> dict[str, list[int]]: ...
-    def article(self, article_id: int) -> Article: ...
-    def article_ids(self) -> list[int]: ...
-    def article_count(self) -> int: ...
-    def article_profiles(
-        self, article_ids: list[int]
-    ) -> dict[int, tuple[list[str], list[str]]]: ...
-
-
-@dataclass(frozen=True)
-class Passage:
-    start: float
-    end: float
-    text: str
-
-
 @dataclass
 class Reading:
     """A passage as the scorer reads it."""
@@ -89,14 +67,6 @@ class Candidate:
     shared: tuple[str, ...]  # index terms shared, rarest first
     names: tuple[str, ...]  # names shared, as said
     strength: MatchStrength  # of its best stretch of sentences
-
-
-def make_profile(index: ArticleIndex, article_id: int) -> tuple[list[str], list[str]]:
-    """An article's index terms and names (the preparation stores them; made here only
-    for an article that has none stored)."""
-    article = index.article(article_id)
-    terms = sorted(set(index.tokenize(f"{article.title} {article.text}")))
-    return terms, proper_names(f"{article.title}. {article.text}")
 
 
 class Scorer:

@@ -1,0 +1,184 @@
+"""The command line's group, its global options, and its errors: each one line (exit code 1,
+or 2 for bad usage or config), with the traceback under --verbose."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from .. import progress
+from ..catalog import Catalog
+from ..config import Config, ConfigError, load_config, validate, with_overrides
+from ..errors import TranscribeError, disk_full
+
+if TYPE_CHECKING:
+    from ..pipeline import RunReport
+
+log = logging.getLogger("transcribe")
+
+
+class Context:
+    def __init__(
+        self, config_path: Path | None, data: Path | None, output: Path | None, verbose: bool
+    ):
+        self.config_path = config_path
+        self.data = data
+        self.output = output
+        self.verbose = verbose  # tracebacks on unexpected errors
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = with_overrides(
+                load_config(self.config_path), data=self.data, output=self.output
+            )
+        return self._config
+
+    def catalog(self, exclusive: bool = True) -> Catalog:
+        return Catalog(self.config.catalog_path, exclusive=exclusive)
+
+
+class UsageProblem(click.ClickException):
+    """Bad usage or config: exit code 2."""
+
+    exit_code = 2
+
+    def format_message(self) -> str:
+        return self.message
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+class Commands(click.Group):
+    """Every error ends a command as one line: bad config exit code 2, the others 1;
+    those a user can act on (TranscribeError) as they are, a full disk as such, anything unforeseen with its
+    type (and, under --verbose, its traceback)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except ConfigError as e:
+            raise UsageProblem(str(e)) from e
+        except TranscribeError as e:
+            raise click.ClickException(str(e)) from e
+        except Exception as e:
+            if disk_full(e):
+                raise click.ClickException(
+                    f"the disk is full ({e}); what was finished is kept: free some space "
+                    "and run again"
+                ) from e
+            if isinstance(ctx.obj, Context) and ctx.obj.verbose:
+                raise
+            raise click.ClickException(
+                f"{type(e).__name__}: {e} (run with --verbose for the traceback)"
+            ) from e
+
+
+def speech_options(command):  # noqa: ANN001, ANN201
+    """--model and --engine, shared by the commands that transcribe."""
+    command = click.option(
+        "--engine", help="faster-whisper (default) or another installed engine."
+    )(command)
+    command = click.option(
+        "--model",
+        help="Whisper model name (tiny.en, base, ...) or a model folder. Default: the config's, or tiny.en.",
+    )(command)
+    return command
+
+
+@click.group(
+    cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML config naming the sources, articles, model and folders.",
+)
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the catalog and the media (default: data).",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the show notes site (default: output).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars, only errors and the summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Log details, and show tracebacks on errors.")
+@click.version_option(package_name="transcribe")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: Path | None,
+    data: Path | None,
+    output: Path | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """transcribe: podcast and video transcripts, linked to the outlet's articles.
+
+    Fetches episodes from podcast feeds and video sources with yt-dlp, transcribes them with
+    Whisper, links each to the related articles with evidence, and writes show notes
+    (HTML, WebVTT, SRT, Podcasting 2.0 JSON). Runs are incremental: nothing is downloaded
+    or transcribed twice.
+
+    \b
+    Start with:  transcribe demo                     (the bundled demo, offline)
+                 transcribe run --config sources.toml
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("faster_whisper", "httpx", "urllib3", "trafilatura", "htmldate", "courlan"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
+    progress.set_quiet(quiet)
+    ctx.obj = Context(config_path, data, output, verbose)
+
+
+def run_and_report(job: Callable[[], RunReport], exit_on_failure: bool = True) -> None:
+    started = time.monotonic()
+    report = job()
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"done in {time.monotonic() - started:.1f} s")
+    if report.failures and exit_on_failure:
+        sys.exit(1)
+
+
+def finish(lines: list[str], failures: list) -> None:
+    for line in lines:
+        click.echo(line)
+    for failure in failures:
+        click.echo(f"FAILED {failure.stage}: {failure.what}: {failure.message}", err=True)
+    if failures:
+        sys.exit(1)
+
+
+def speech_overrides(context: Context, model: str | None, engine: str | None, language: str | None):  # noqa: ANN202
+    config = context.config
+    options = replace(
+        config.speech,
+        **{k: v for k, v in {"model": model, "engine": engine, "language": language}.items() if v},
+    )
+    validate(replace(config, speech=options))  # a ConfigError is exit code 2 (Commands)
+    return options
+
+
+def main() -> None:
+    """The console script."""
+    cli(standalone_mode=True)

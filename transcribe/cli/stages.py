@@ -1,0 +1,184 @@
+"""The commands that run the job, or one of its stages, and report on it."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ..catalog import Catalog
+from .app import (
+    Context,
+    cli,
+    finish,
+    log,
+    pass_context,
+    run_and_report,
+    speech_options,
+    speech_overrides,
+)
+
+if TYPE_CHECKING:
+    from ..pipeline import RunReport
+
+
+@cli.command()
+@pass_context
+def run(context: Context) -> None:
+    """Run every stage: fetch, transcribe, ingest articles, link, render."""
+    from ..pipeline import run_job
+
+    config = context.config
+
+    def job() -> RunReport:
+        with Catalog(config.catalog_path) as catalog:
+            return run_job(config, catalog)
+
+    run_and_report(job)
+
+
+@cli.command()
+@pass_context
+def fetch(context: Context) -> None:
+    """List the config's sources and download new episodes' audio."""
+    from ..pipeline import RunReport, fetch_episodes
+
+    with context.catalog() as catalog:
+        report = RunReport()
+        fetch_episodes(context.config, catalog, report)
+    finish([report.fetch_line()], report.failures)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@speech_options
+@click.option("--language", help="Language code (en, de, ...); detected when left out.")
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["txt", "vtt", "srt", "json"]),
+    multiple=True,
+    help="Output format; repeat for several. Default: txt.",
+)
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write FILE.<format> here instead of printing to stdout.",
+)
+@pass_context
+def speech(
+    context: Context,
+    files: tuple[Path, ...],
+    model: str | None,
+    engine: str | None,
+    language: str | None,
+    formats: tuple[str, ...],
+    output_dir: Path | None,
+) -> None:
+    """Transcribe local audio or video FILES, without a catalog (like the whisper CLI).
+
+    With no FILES, transcribe the catalog's fetched episodes (the speech stage of `run`).
+    """
+    from ..files import write_atomic
+    from ..formats import FORMATS
+    from ..speech import transcribe_files
+
+    options = speech_overrides(context, model, engine, language)
+    if not files:
+        from ..pipeline import RunReport, transcribe_episodes
+
+        with context.catalog() as catalog:
+            report = RunReport()
+            transcribe_episodes(replace(context.config, speech=options), catalog, report)
+        finish([report.speech_line()], report.failures)
+        return
+    failed = False
+    for done in transcribe_files(files, options):
+        if done.transcript is None:
+            click.echo(f"{done.path}: {done.error}", err=True)
+            failed = True
+            continue
+        for extension in formats or ("txt",):
+            text = FORMATS[extension].render(done.transcript)
+            if output_dir:
+                write_atomic(output_dir / f"{done.path.stem}.{extension}", text)
+            else:
+                click.echo(text, nl=False)
+        log.info(
+            "%s: %.0f s of %s audio",
+            done.path.name,
+            done.transcript.duration,
+            done.transcript.language,
+        )
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@pass_context
+def link(context: Context) -> None:
+    """Link transcribed episodes to related articles, and cut them into chapters (only
+    those whose transcript, articles or settings changed)."""
+    from ..pipeline import RunReport, chapter_episodes, link_episodes, outline_chapters
+
+    with context.catalog() as catalog:
+        report = RunReport()
+        outline_chapters(context.config, catalog, report)
+        link_episodes(context.config, catalog, report)
+        chapter_episodes(context.config, catalog, report)
+    finish([report.linking_line(), report.chapters_line()], report.failures)
+
+
+@cli.command()
+@pass_context
+def render(context: Context) -> None:
+    """Write the show notes site from the catalog (no media needed)."""
+    from ..pipeline import render as render_stage
+
+    with context.catalog() as catalog:
+        report = render_stage(context.config, catalog)
+    click.echo(f"render: {report.summary()} in {context.config.output}")
+
+
+@cli.command()
+@pass_context
+def status(context: Context) -> None:
+    """Show what the catalog holds: episodes by state, articles, links, failures."""
+    path = context.config.catalog_path
+    if not path.exists():
+        click.echo(f"no catalog at {path} yet (transcribe run creates it)")
+        return
+    with context.catalog(exclusive=False) as catalog:  # a report may read during a run
+        counts = catalog.summary()
+        failures = catalog.failures()
+    click.echo(f"catalog: {path}")
+    for name, count in counts.rows():
+        click.echo(f"  {name:16} {count}")
+    for failure in failures:
+        click.echo(
+            f"  failing: {failure.title[:50]} [{failure.stage}] {failure.error}"
+            f" (attempts: {failure.attempts})"
+        )
+
+
+@cli.command()
+@click.option("--keep-serving", is_flag=True, hidden=True)
+@pass_context
+def demo(context: Context, keep_serving: bool) -> None:
+    """Run the whole job on the bundled demo: episodes spoken with espeak-ng, served with
+    their feeds on 127.0.0.1, fetched by yt-dlp, transcribed, linked and rendered."""
+    from ..demo import DEMO_SITE_URL, run_demo
+
+    data = context.data or Path("data/demo")
+    output = context.output or Path("output")
+    run_and_report(partial(run_demo, data, output), exit_on_failure=False)
+    click.echo(f"show notes: {(output / 'index.html').resolve()}")
+    click.echo(
+        f"(the feeds and sitemap.xml expect the site at {DEMO_SITE_URL}: "
+        f"python3 -m http.server -d {output} 8000)"
+    )
