@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 from .errors import ParseError
 from .linking import ArticleIndex, Passage, passages, stopword_terms, telling_terms
+from .linking.index import tokenize_all
 from .records import Chapter, Link, Transcript
 
 MIN_DEPTH = 0.1  # a dip in cohesion (0 to 2) shallower than this is no change of topic
@@ -83,7 +84,8 @@ def _tiles(
     if not blocks:
         return [], [], []
     stopwords = stopword_terms(index)
-    counts = [Counter(telling_terms(index.tokenize(b.text), stopwords)) for b in blocks]
+    terms = tokenize_all(index, [b.text for b in blocks])
+    counts = [Counter(telling_terms(t, stopwords)) for t in terms]
     cuts = _boundaries(blocks, counts, options)
     return blocks, counts, list(zip([0, *cuts], [*cuts, len(blocks)], strict=True))
 
@@ -159,8 +161,7 @@ def _boundaries(blocks: list[Passage], counts: list[Counter], options: ChapterOp
         return []
     k = options.window_blocks
     cohesion = {
-        g: _cosine(sum(counts[max(0, g - k) : g], Counter()), sum(counts[g : g + k], Counter()))
-        for g in gaps
+        g: _cosine(_merged(counts[max(0, g - k) : g]), _merged(counts[g : g + k])) for g in gaps
     }
     depth = {g: _depth(cohesion, g) for g in gaps}
     values = list(depth.values())
@@ -213,6 +214,14 @@ def _depth(cohesion: dict[int, float], gap: int) -> float:
     return (left - value) + (right - value)
 
 
+def _merged(counts: list[Counter]) -> Counter:
+    """The counts added up (update() in place: adding Counters makes a new one each time)."""
+    total: Counter = Counter()
+    for count in counts:
+        total.update(count)
+    return total
+
+
 def _cosine(a: Counter, b: Counter) -> float:
     shared = set(a) & set(b)
     if not shared:
@@ -241,8 +250,8 @@ def _key_phrase(
     """The run of one to three telling words, as said, that is most particular to this
     chapter: frequent in it, rare in the rest of the episode; every word of it among the
     chapter's strongest, and no run across the end of a sentence."""
-    inside = sum(counts[first:last], Counter())
-    elsewhere = sum(counts[:first] + counts[last:], Counter())
+    inside = _merged(counts[first:last])
+    elsewhere = _merged(counts[:first] + counts[last:])
     weight = {t: n / (1 + elsewhere[t]) for t, n in inside.items() if n > 1}
     if not weight:
         return "Chapter"

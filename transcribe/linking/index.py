@@ -32,6 +32,25 @@ class Passage:
     text: str
 
 
+PASSAGE_BREAK = "zqxjpassagebreakzqxj"  # between texts tokenized together (stems as itself)
+
+
+def tokenize_all(index: ArticleIndex, texts: list[str]) -> list[list[str]]:
+    """Each text's index terms, from one call to the tokenizer (the texts joined by a word
+    the tokenizer keeps as it is, and split on it again): 30 passages of an episode cost
+    one round trip instead of 30."""
+    if len(texts) > 1 and not any(PASSAGE_BREAK in text for text in texts):
+        split: list[list[str]] = [[]]
+        for stem in index.tokenize(f" {PASSAGE_BREAK} ".join(texts)):
+            if stem == PASSAGE_BREAK:
+                split.append([])
+            else:
+                split[-1].append(stem)
+        if len(split) == len(texts):
+            return split
+    return [index.tokenize(text) for text in texts]
+
+
 def make_profile(index: ArticleIndex, article_id: int) -> tuple[list[str], list[str]]:
     """An article's index terms and names (the preparation stores them; made here only
     for an article that has none stored)."""

@@ -10,6 +10,7 @@ something else is judged on that sentence, and a story told all along on all of 
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import re
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .confidence import MatchStrength
-from .index import ArticleIndex, Passage, make_profile
+from .index import ArticleIndex, Passage, make_profile, tokenize_all
 from .words import (
     WORD,
     distinct_telling,
@@ -42,7 +43,6 @@ RRF_K = 60  # reciprocal rank fusion's constant: each ranking gives 1 / (60 + ra
 STRETCH_SENTENCES = 3  # the longest stretch of sentences a match is judged on
 SENTENCE_WORDS = 40  # a longer sentence (speech without punctuation) is cut into pieces
 MIN_SHARED = 2  # one word in common is a coincidence, not evidence
-PASSAGE_BREAK = "zqxjpassagebreakzqxj"  # between passages tokenized together (stems as itself)
 
 
 @dataclass
@@ -115,7 +115,7 @@ class Scorer:
     def read_all(self, passages: list[Passage]) -> list[Reading]:
         """read() of many passages, with one round trip to the index's tokenizer and one
         for the term frequencies (30 of each for a 30-minute episode cost 25 ms)."""
-        stems = self._tokenize_all([p.text for p in passages])
+        stems = tokenize_all(self.index, [p.text for p in passages])
         telling = [distinct_telling(terms, self.stopwords) for terms in stems]
         unknown = {
             t
@@ -130,20 +130,6 @@ class Scorer:
             self._reading(passage, terms, said)
             for passage, terms, said in zip(passages, stems, telling, strict=True)
         ]
-
-    def _tokenize_all(self, texts: list[str]) -> list[list[str]]:
-        """Each text's index terms, from one call to the tokenizer (the texts joined by a
-        word the tokenizer keeps as it is, and split on it again)."""
-        if len(texts) > 1 and not any(PASSAGE_BREAK in text for text in texts):
-            split: list[list[str]] = [[]]
-            for stem in self.index.tokenize(f" {PASSAGE_BREAK} ".join(texts)):
-                if stem == PASSAGE_BREAK:
-                    split.append([])
-                else:
-                    split[-1].append(stem)
-            if len(split) == len(texts):
-                return split
-        return [self.index.tokenize(text) for text in texts]
 
     def _reading(self, passage: Passage, stems: list[str], telling: list[str]) -> Reading:
         stem_of = stems_of_words(passage.text, stems)
@@ -361,7 +347,14 @@ class Scorer:
 
 def _says(text: str, name: str) -> bool:
     """Whether the text says the name as words ("Ann" is not in "Annual")."""
-    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
+    return name in text and _as_words(name).search(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _as_words(name: str) -> re.Pattern[str]:
+    # compiled once a name: a passage's names are looked for in each of its sentences, and
+    # re's own cache of 512 patterns is soon full at 100,000 articles (a third of the time)
+    return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
 
 
 def _stretches(sentences: int) -> list[tuple[int, int]]:
