@@ -102,6 +102,8 @@ def test_each_episode_links_to_its_article_and_not_the_others(outlet, first_run)
     assert links["ep-bridge"] == ["https://gazette.example/bridge"]
     assert links["ep-library"] == ["https://gazette.example/library"]
     assert links["ep-tram"] == ["https://gazette.example/tram"]
+    assert links["../../etc/passwd"] == ["https://gazette.example/bridge"]  # the bridge's audio
+    assert set(links) == {"ep-bridge", "ep-library", "ep-tram", "../../etc/passwd"}
 
 
 def test_site_files_are_written_and_name_no_path_from_the_feed(outlet, first_run):
