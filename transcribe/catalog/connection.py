@@ -3,7 +3,9 @@ query helpers every table's code uses."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -11,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..errors import CatalogError
+from ..errors import CatalogError, disk_full
 from .lock import take_lock
 from .migrations import migrate
 
@@ -26,6 +28,14 @@ def body_hash(text: str) -> str:
 def now() -> str:
     # to the microsecond: the render stamps tell a change within the second from the one before
     return datetime.now(UTC).isoformat()
+
+
+def _no_space_left(path: Path, margin: int = 2**20) -> bool:
+    """Whether the catalog's file system has less than `margin` bytes free."""
+    try:
+        return shutil.disk_usage(path.parent if str(path) != ":memory:" else ".").free < margin
+    except OSError:
+        return False
 
 
 class Connection:
@@ -52,6 +62,10 @@ class Connection:
             self._connected()
         except sqlite3.DatabaseError as e:
             self._release()
+            if disk_full(e) or _no_space_left(self.path):
+                # on a full disk SQLite may say only "disk I/O error" (its shared-memory
+                # file for the WAL cannot be made): a full disk, not a broken catalog
+                raise OSError(errno.ENOSPC, f"no space left for {path} ({e})") from e
             raise CatalogError(f"{path}: not a usable catalog ({e})") from e
 
     def _connected(self) -> None:
