@@ -280,10 +280,9 @@ def chapter_episodes(config: Config, catalog: Catalog, report: RunReport) -> Non
             continue
         with _recorded(report, episode.id, "chapters"):
             chapters, origin = catalog.outline(episode.id)
-            transcript = catalog.transcript(episode.id, words=False)
-            assert transcript is not None  # the episode is in the transcribed state
+            duration = catalog.transcript_duration(episode.id)
             links = catalog.links(episode.id)
-            titled = with_articles(chapters, links, transcript.duration, retitle=origin == "found")
+            titled = with_articles(chapters, links, duration, retitle=origin == "found")
             catalog.save_chapters(episode.id, titled, producer, origin or "found")
             report.chaptered += 1
 

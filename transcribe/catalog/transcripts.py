@@ -82,5 +82,12 @@ class TranscriptTables(Connection):
         """episode id -> its transcript's language, for every transcribed episode."""
         return dict(self.db.execute("SELECT episode_id, language FROM transcripts"))
 
+    def transcript_duration(self, episode_id: str) -> float:
+        """The seconds of audio the transcript covers (0 when there is none), without
+        reading its segments."""
+        return (
+            self.value("SELECT duration FROM transcripts WHERE episode_id = ?", episode_id) or 0.0
+        )
+
     def transcript_producer(self, episode_id: str) -> str | None:
         return self.value("SELECT producer FROM transcripts WHERE episode_id = ?", episode_id)
