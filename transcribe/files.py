@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
 def _umask() -> int:
@@ -37,14 +41,28 @@ def write_atomic(path: Path, content: str | bytes) -> bool:
     data = content.encode("utf-8") if isinstance(content, str) else content
     if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return False
+    with _replacing(path) as file:
+        file.write(data)
+    return True
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """Copy a (large) file the same way: a killed copy leaves only a temporary that
+    sweep_temporaries clears, never a part of the file under its name or beside it."""
+    with open(source, "rb") as original, _replacing(target) as file:
+        shutil.copyfileobj(original, file, 1 << 20)
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[BinaryIO]:
+    """A file to write that becomes `path` (by a rename) once the block ends without error."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
-            file.write(data)
+            yield file
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a web server must read it
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return True

@@ -17,15 +17,13 @@ episode keys and digests, never titles.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 
 from ..catalog import Catalog
-from ..files import sweep_temporaries, write_atomic
+from ..files import copy_atomic, sweep_temporaries, write_atomic
 from ..formats import FORMATS, clock, json_chapters
 from .context import (
     STATIC,
@@ -222,10 +220,7 @@ class _Writer:
 def _copy_media(source: Path, target: Path) -> None:
     """The episode's media copied into the site (media = "copy"), unless it is there."""
     if not target.exists() or target.stat().st_size != source.stat().st_size:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
+        copy_atomic(source, target)
 
 
 def _absolute(src: str, page_url: str) -> str:
