@@ -31,6 +31,7 @@ def invoke(*args: str):
         ("[linking]\ntop = 0", "linking.top"),
         ("[linking]\nmin_confidence = 1.5", "linking.min_confidence"),
         ("[speech]\nbatch_size = 4\nvad = false", "speech.batch_size"),
+        ("[speech]\nvad_threshold = 1.5", "speech.vad_threshold"),
         ("[chapters]\nmin_seconds = 5", "chapters"),
         ("sources = [", "not valid TOML"),
     ],

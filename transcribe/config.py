@@ -140,6 +140,10 @@ def validate(config: Config) -> None:
         raise ConfigError(
             "speech.batch_size: batching cuts the audio where VAD finds speech; set vad = true"
         )
+    if not 0 < speech.vad_threshold < 1:
+        raise ConfigError(
+            f"speech.vad_threshold: a probability between 0 and 1, got {speech.vad_threshold}"
+        )
     if speech.threads < 0:
         raise ConfigError(f"speech.threads: must be 0 (all cores) or more, got {speech.threads}")
     if config.linking.top < 1:

@@ -52,6 +52,14 @@ class SpeechOptions:
     parallel: int = 0  # episodes transcribed at once, sharing one model; 0 picks (see plan)
     # Silero voice-activity filter: no words invented in silence or music
     vad: bool = field(default=True, metadata=SHAPES_WORDS)
+    # Silero's speech probability from which a frame counts as speech (audio is cut where it
+    # stays low for 2 s). Its usual 0.5 cut 160 s of a real 17-min call whose soft-spoken
+    # speech Silero scores near 0.5 (158 words lost, word error 0.101 against the whisper
+    # CLI's 0.051); tones, a melody and white, pink and brown noise stay under 0.11 in 99% of
+    # frames. 0.2 lies between: 3 s of that call cut, word error 0.058, the noise still cut.
+    # Chosen on that call and those sounds; the other calls and the clips are the check
+    # (docs/benchmarks.md).
+    vad_threshold: float = field(default=0.2, metadata=SHAPES_WORDS)
     word_timestamps: bool = field(default=True, metadata=SHAPES_WORDS)
     # each 30 s of audio reads the text before it: the engines' default, but with word
     # timings on, tiny.en then drops whole passages (measured, 12.8 min of speech: word
@@ -65,6 +73,10 @@ class SpeechOptions:
     # so Whisper spells them as the newsroom does: at most this many (0: none)
     article_names: int = field(default=60, metadata=SHAPES_WORDS)
     publisher_transcripts: bool = True  # import the feed's own transcript instead of Whisper
+
+    def vad_settings(self) -> dict[str, float]:
+        """Silero's settings (faster_whisper.vad.VadOptions), the same for both engines."""
+        return {"threshold": self.vad_threshold}
 
     def producer(self) -> str:
         """A stamp of every setting that shapes the words, stored beside the transcript."""

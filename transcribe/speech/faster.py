@@ -67,6 +67,7 @@ def transcribe_window(
         beam_size=options.beam_size,
         word_timestamps=options.word_timestamps,
         vad_filter=options.vad,
+        vad_parameters=options.vad_settings(),
         initial_prompt=prompt or None,
         hotwords=options.hotwords or None,
         condition_on_previous_text=options.condition_on_previous_text,

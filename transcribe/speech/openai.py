@@ -72,7 +72,7 @@ def transcribe_window(
     language: str,
     prompt: str,
 ) -> tuple[Iterator[Segment], str, float]:
-    audio, speech_map = _speech_only(samples) if options.vad else (samples, None)
+    audio, speech_map = _speech_only(samples, options) if options.vad else (samples, None)
     probability = 1.0
     if not language:
         language, probability = _language(model, audio)
@@ -119,7 +119,7 @@ def _segment(raw: dict, speech_map) -> Segment:  # noqa: ANN001
     return Segment(start=start, end=end, text=raw["text"].strip(), words=tuple(words))
 
 
-def _speech_only(audio):  # noqa: ANN001, ANN202
+def _speech_only(audio, options: SpeechOptions):  # noqa: ANN001, ANN202
     """The audio's speech stretches, joined, and the map back to the original times."""
     import numpy as np
     from faster_whisper.vad import (
@@ -129,7 +129,7 @@ def _speech_only(audio):  # noqa: ANN001, ANN202
         get_speech_timestamps,
     )
 
-    stretches = get_speech_timestamps(audio, VadOptions())
+    stretches = get_speech_timestamps(audio, VadOptions(**options.vad_settings()))
     if not stretches:
         return audio[:0], None
     chunks, _ = collect_chunks(audio, stretches)
