@@ -4,6 +4,7 @@
     .venv/bin/python bench/speech.py --models tiny.en --repeats 1 --long-minutes 3
     python bench/speech.py --device cuda --models PATH --save raw.json   # on a GPU machine
     .venv/bin/python bench/speech.py --report raw.json                 # its table, here
+    .venv/bin/python bench/speech.py --longform --models tiny.en --repeats 1   # real calls
 
 Each configuration runs in a fresh process (so its peak memory is its own), back to back,
 repeated. Audio: the 12 clips of ../shared/data/speech (with references) and one long piece,
@@ -14,6 +15,11 @@ memory of the process, and the word error rate on the clips and on the long piec
 sides normalized by openai-whisper's EnglishTextNormalizer). On CUDA the configurations are
 the GPU's own (float16; openai-whisper fp16) and the memory column adds the GPU's peak, read
 from NVML while the configuration runs.
+
+--longform runs the real earnings calls of ../shared/data/speech/longform instead, each whole
+file through the tools as users run them, one process each, in turn: the openai-whisper CLI
+(the anchor, on the same weights converted), plain faster-whisper at its defaults, and
+`transcribe speech FILE`; wall time, the process's peak memory and WER per file and pooled.
 """
 
 from __future__ import annotations
@@ -85,10 +91,29 @@ def main() -> None:
     parser.add_argument("--clips", type=Path, default=SHARED / "speech", help="clip folder")
     parser.add_argument("--save", type=Path, help="also write the raw runs as JSON")
     parser.add_argument("--report", type=Path, help="print the tables of a --save file")
+    parser.add_argument(
+        "--longform",
+        nargs="?",
+        type=Path,
+        const=SHARED / "speech" / "longform",
+        help="instead: the long-form recordings (default folder: %(const)s), whole files, "
+        "as users run the tools: the whisper CLI, plain faster-whisper, `transcribe speech`",
+    )
+    parser.add_argument(
+        "--files", nargs="*", default=None, help="with --longform: substrings of file names"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--plain-faster", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.plain_faster:
+        plain_faster(*args.plain_faster)
+        return
+    if args.longform:
+        for model in args.models:
+            longform(model, args.longform, args.repeats, args.files)
         return
     if args.report:
         for table in json.loads(args.report.read_text()):
@@ -273,6 +298,104 @@ def load(job: dict):  # noqa: ANN201 - returns path -> text
             s.text for s in batched.transcribe(path, batch_size=job["batch"], beam_size=beam)[0]
         )
     return lambda path: " ".join(s.text for s in model.transcribe(path, beam_size=beam)[0])
+
+
+def longform(model: str, folder: Path, repeats: int, only: list[str] | None = None) -> None:
+    """Each long-form file through each tool as its own process, the tools in turn (A B C A
+    B C), timed whole (loading included: what a user waits for) with the process's own peak
+    memory, and scored against the human transcript."""
+    import csv
+    import tempfile
+
+    import jiwer
+    from whisper.normalizers import EnglishTextNormalizer
+
+    from transcribe.speech.models import resolve_ct2_model, resolve_openai_model
+
+    checkpoint = resolve_openai_model(model).path
+    ct2 = resolve_ct2_model(model).path
+    bin_dir = Path(sys.executable).parent
+    tools = {
+        f"openai-whisper CLI (whisper FILE --model {checkpoint.name} --fp16 False)": lambda f, o: [
+            str(bin_dir / "whisper"), str(f), "--model", str(checkpoint), "--fp16", "False",
+            "--output_format", "txt", "--output_dir", str(o),
+        ],
+        "faster-whisper, its defaults (int8, beam 5)": lambda f, o: [
+            sys.executable, __file__, "--plain-faster", str(ct2), str(f), str(o / f"{f.stem}.txt"),
+        ],
+        f"transcribe speech FILE --model {model}": lambda f, o: [
+            str(bin_dir / "transcribe"), "speech", str(f), "--model", model, "-o", str(o),
+        ],
+    }  # fmt: skip
+    with open(folder / "manifest.tsv") as manifest:
+        rows = list(csv.DictReader(manifest, delimiter="\t"))
+    files = [
+        (folder / r["file"], r["reference"])
+        for r in rows
+        if not only or any(o in r["file"] for o in only)
+    ]
+    normalize = EnglishTextNormalizer()
+    found: dict[str, dict] = {name: {"seconds": {}, "peak": 0.0, "texts": {}} for name in tools}
+    for path, _ in files:
+        for _ in range(repeats):
+            for name, command in tools.items():
+                with tempfile.TemporaryDirectory() as out:
+                    seconds, peak = timed(command(path, Path(out)))
+                    text = (Path(out) / f"{path.stem}.txt").read_text()
+                row = found[name]
+                row["seconds"].setdefault(path.name, []).append(seconds)
+                row["peak"] = max(row["peak"], peak)
+                row["texts"][path.name] = text
+                print(
+                    f"  {model}: {path.name}: {name}: {seconds:.1f} s, {peak:.0f} MiB",
+                    file=sys.stderr,
+                )
+    audio = sum(duration(p) for p, _ in files)
+    print(f"\n### {model}, long-form ({len(files)} files, {audio / 60:.1f} min)\n")
+    print(f"machine: {os.cpu_count()} cores, each tool on its own defaults; {repeats} repeats\n")
+    names = [p.name.removeprefix("earningscall_").removesuffix(".mp3") for p, _ in files]
+    print(
+        "| tool | wall s (sum of medians) | speed vs CLI | peak memory | vs CLI | WER all | "
+        + " | ".join(f"WER {n}" for n in names)
+        + " |"
+    )
+    print("|---|---|---|---|---|---|" + "---|" * len(files))
+    anchor = None
+    for name, row in found.items():
+        wall = sum(statistics.median(s) for s in row["seconds"].values())
+        anchor = anchor or (wall, row["peak"])
+        refs = [normalize(r) for _, r in files]
+        hyps = [normalize(row["texts"][p.name]) for p, _ in files]
+        per_file = " | ".join(f"{jiwer.wer(r, h):.4f}" for r, h in zip(refs, hyps, strict=True))
+        print(
+            f"| {name} | {wall:.1f} | {anchor[0] / wall:.2f}x | {row['peak']:.0f} MiB "
+            f"| {row['peak'] / anchor[1]:.2f} | {jiwer.wer(refs, hyps):.4f} | {per_file} |"
+        )
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MiB) of one command, its own (wait4)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: progress bars fill pipes
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, by wait4
+        if process.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"{command[0]} failed: {errors.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def plain_faster(model_dir: str, audio: str, out: str) -> None:
+    """faster-whisper as its README shows it: a WhisperModel, transcribe, the segments' text."""
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(model_dir, device="cpu", compute_type="int8")
+    segments, _ = model.transcribe(audio, beam_size=5)
+    Path(out).write_text(" ".join(s.text.strip() for s in segments))
 
 
 def report(
