@@ -31,6 +31,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -305,7 +306,6 @@ def longform(model: str, folder: Path, repeats: int, only: list[str] | None = No
     B C), timed whole (loading included: what a user waits for) with the process's own peak
     memory, and scored against the human transcript."""
     import csv
-    import tempfile
 
     import jiwer
     from whisper.normalizers import EnglishTextNormalizer
@@ -360,11 +360,11 @@ def longform(model: str, folder: Path, repeats: int, only: list[str] | None = No
         + " |"
     )
     print("|---|---|---|---|---|---|" + "---|" * len(files))
+    refs = [normalize(r) for _, r in files]
     anchor = None
     for name, row in found.items():
         wall = sum(statistics.median(s) for s in row["seconds"].values())
         anchor = anchor or (wall, row["peak"])
-        refs = [normalize(r) for _, r in files]
         hyps = [normalize(row["texts"][p.name]) for p, _ in files]
         per_file = " | ".join(f"{jiwer.wer(r, h):.4f}" for r, h in zip(refs, hyps, strict=True))
         print(
@@ -375,8 +375,6 @@ def longform(model: str, folder: Path, repeats: int, only: list[str] | None = No
 
 def timed(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak resident memory (MiB) of one command, its own (wait4)."""
-    import tempfile
-
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: progress bars fill pipes
         started = time.monotonic()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
