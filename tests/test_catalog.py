@@ -133,3 +133,32 @@ def test_a_catalog_made_by_the_first_release_opens_at_the_last_with_its_records(
         assert catalog.links("g")[0].confidence == 0  # a link of the old thresholds: unsure
         assert catalog.link_producer("g") is None  # ...so the episode is linked again
         assert catalog.summary().links == 1 and catalog.summary().transcribed == 1
+
+
+def test_profiles_made_before_term_counts_are_made_again(tmp_path):
+    """A catalog whose article profiles hold no term counts (before 0013) has them remade
+    by the next preparation, with the counts the link decision reads."""
+    import contextlib
+    import sqlite3
+
+    from transcribe.catalog.connection import body_hash, now
+    from transcribe.catalog.migrations import migrate
+    from transcribe.linking import LinkingOptions
+    from transcribe.linking.prepare import prepare_index
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.create_function("body_hash", 1, body_hash, deterministic=True)
+    migrate(db, contextlib.nullcontext, now, last="0012_chapter_outlines")
+    db.execute(
+        "INSERT INTO articles (url, title, text, added_at) VALUES"
+        " ('https://n.example/a', 'Harbour', 'The harbour reopened at the harbour.', '2024-01-01')"
+    )
+    db.execute("INSERT INTO article_profiles VALUES (1, 'harbour reopen', '')")
+    db.close()
+
+    with Catalog(path) as catalog:
+        assert catalog.articles_without_profile() == [1]  # the old profile is dropped
+        prepare_index(catalog, LinkingOptions())
+        profile = catalog.article_profiles([1])[1]
+        assert profile.counts[profile.terms.index("harbour")] == 3 and profile.norm > 0

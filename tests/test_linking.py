@@ -18,7 +18,7 @@ from transcribe.linking import (
     link_transcript,
     passages,
 )
-from transcribe.linking.confidence import ConfidenceModel, MatchStrength, fit
+from transcribe.linking.confidence import FEATURES, ConfidenceModel, MatchStrength, fit
 from transcribe.linking.prepare import calibrate, prepare_index, profile_articles
 from transcribe.records import Article, Segment, Transcript
 
@@ -184,9 +184,9 @@ def test_passages_are_about_a_minute_and_a_short_tail_joins_the_last():
 def test_the_confidence_model_is_fitted_to_the_archive_it_reads(literal):
     model = literal.confidence
     assert model.samples > 100 and model.accuracy > 0.8
-    strong = MatchStrength(score=6.0, runner_up=1.0, telling=7.0, retrieval_margin=1.5)
-    crowded = MatchStrength(score=6.0, runner_up=5.5, telling=7.0, retrieval_margin=0.1)
-    faint = MatchStrength(score=1.5, runner_up=1.0, telling=9.0, retrieval_margin=0.2)
+    strong = MatchStrength(6.0, 1.0, 7.0, retrieval_margin=1.5, words=5.0, cosine=0.3)
+    crowded = MatchStrength(6.0, 5.5, 7.0, retrieval_margin=0.1, words=5.0, cosine=0.3)
+    faint = MatchStrength(1.5, 1.0, 9.0, retrieval_margin=0.2, words=1.0, cosine=0.05)
     assert model.confidence(strong) > 0.8
     assert model.confidence(faint) < 0.3
     assert model.confidence(crowded) < model.confidence(strong)
@@ -354,8 +354,9 @@ def test_dense_candidates_add_no_link_the_evidence_does_not_carry(catalog):
 def test_article_profiles_are_made_once_and_remade_when_the_text_changes(catalog):
     assert profile_articles(catalog) == len(ARCHIVE) and profile_articles(catalog) == 0
     harbour = catalog.find_article("https://news.example/harbour")
-    terms, names = catalog.article_profiles([harbour])[harbour]
-    assert "solberg" in terms and "Ingrid Solberg" in names
+    profile = catalog.article_profiles([harbour])[harbour]
+    assert "solberg" in profile.terms and "Ingrid Solberg" in profile.names
+    assert profile.counts[profile.terms.index("harbour")] >= 2 and profile.norm > 0
     text = "Ingrid Solberg at Port Ellery harbour waits for the Coastal Commission permit."
     assert urls(link_text(text, prepare_index(catalog, LinkingOptions()), LinkingOptions()))
     catalog.add_article(
@@ -363,7 +364,9 @@ def test_article_profiles_are_made_once_and_remade_when_the_text_changes(catalog
     )
     assert harbour not in catalog.article_profiles([harbour])  # the old text's profile is gone
     index = prepare_index(catalog, LinkingOptions())
-    assert "ferri" in catalog.article_profiles([harbour])[harbour][0]  # made again, of the new text
+    assert (
+        "ferri" in catalog.article_profiles([harbour])[harbour].terms
+    )  # made again, of the new text
     assert "harbour" not in urls(link_text(text, index, LinkingOptions()))
 
 
@@ -400,7 +403,7 @@ def test_a_chapter_offers_its_story_to_a_passage_that_found_another(catalog):
 
 def test_an_unfitted_model_links_nothing():
     articles = LiteralIndex(ARCHIVE)
-    index = LinkIndex(articles, ConfidenceModel(coefficients=(-30.0, 0.0, 0.0, 0.0, 0.0, 0.0)))
+    index = LinkIndex(articles, ConfidenceModel(coefficients=(-30.0, *[0.0] * (len(FEATURES) - 1))))
     text = "Ingrid Solberg at Port Ellery harbour waits for the Coastal Commission permit."
     assert urls(link_text(text, index, LinkingOptions())) == []
 
@@ -426,3 +429,36 @@ def test_a_name_said_longer_is_matched_at_the_part_printed():
     said = "New York New Jersey"
     assert name_matches([(said, name_runs(said))], " new jersey |") == {said: "New Jersey"}
     assert name_matches([("Ann", name_runs("Ann"))], " annual report |") == {}
+
+
+def test_a_stretch_that_says_what_an_article_is_about_is_nearer_it_than_one_of_its_asides(literal):
+    """The cosine weighs an article's terms by how often it prints them: the harbour
+    story prints dredging, the harbour and the permit twice each, the barges and the
+    tide once."""
+    from transcribe.linking.scorer import Scorer
+
+    scorer = Scorer(literal.articles)
+    harbour = next(n for n, a in literal.articles.by_id.items() if a.url.endswith("/harbour"))
+
+    def strength(text: str) -> MatchStrength:
+        found = scorer.score(scorer.read(Passage(0.0, 0.0, text)))
+        return next(c.strength for c in found if c.article_id == harbour)
+
+    about = strength("The harbour dredging still waits for its permit.")
+    aside = strength("Barges scrape the channel.")
+    assert about.words == aside.words  # as much in common...
+    assert about.cosine > 1.2 * aside.cosine > 0  # ...but about the story, not beside it
+    assert 0 < aside.cosine < about.cosine <= 1
+
+
+def test_calibration_tells_half_its_mentions_two_to_a_passage():
+    from transcribe.linking.confidence import Mention, passages_told
+
+    mentions = [Mention(n // 2, f"story {n // 2} part {n}") for n in range(12)]
+    told = passages_told(mentions)
+    assert [t.article_ids for t in told[:6]] == [(0,), (0,), (1,), (1,), (2,), (2,)]
+    # two mentions of one article are no two stories: that pair is left out
+    assert [t.article_ids for t in told[6:]] == []
+    mixed = [Mention(n, f"story {n}") for n in range(8)]
+    assert [t.article_ids for t in passages_told(mixed)] == [(0,), (1,), (2,), (3,), (4, 5), (6, 7)]
+    assert passages_told(mixed)[-1].text == "story 6 story 7"

@@ -54,7 +54,7 @@ def names_in_the_news(catalog: Catalog, date: str, limit: int) -> list[str]:
     counts: Counter[str] = Counter()
     for article in articles:
         assert article.id is not None  # read from the catalog
-        counts.update(set(article_profile(catalog, article.id)[1]))
+        counts.update(set(article_profile(catalog, article.id).names))
     names = [name for name, _ in counts.most_common()]
     terms = {name: catalog.tokenize(name) for name in names}
     catalog.refresh_term_stats()

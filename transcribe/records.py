@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # names Windows keeps for devices, whatever extension follows ("con.html" too)
@@ -115,6 +116,18 @@ class Article:
     tags: str = ""  # comma-separated, as the page or the feed gives them
     modified: str = ""  # when the feed or sitemap last said it changed: a newer date refetches
     id: int | None = None  # rowid in the catalog, once stored
+
+
+class ArticleProfile(NamedTuple):
+    """What linking compares of an article with a passage (made once, kept in the
+    catalog): its index terms (sorted, each once), how often each is printed (in the same
+    order), the length of its vector of telling words (what a cosine divides by) and its
+    names."""
+
+    terms: list[str]
+    counts: list[int]
+    norm: float
+    names: list[str]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ most the episode in flight. `Catalog` is one object over the tables of every con
 
 from __future__ import annotations
 
-from .articles import ArticleProfile
+from ..records import ArticleProfile
 from .connection import body_hash, now
 from .episodes import (
     FETCHED,

@@ -6,17 +6,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import fields
-from typing import NamedTuple
 
-from ..records import Article
+from ..records import Article, ArticleProfile
 from .connection import Connection, body_hash, now
-
-
-class ArticleProfile(NamedTuple):
-    """An article's index terms and names, as linking compares them with a passage's."""
-
-    terms: list[str]
-    names: list[str]
 
 
 class ArticleTables(Connection):
@@ -147,11 +139,18 @@ class ArticleTables(Connection):
     def article_profiles(self, article_ids: Iterable[int]) -> dict[int, ArticleProfile]:
         """The stored profiles of these articles (those with none are left out)."""
         rows = self.rows_in(
-            "SELECT article_id, terms, names FROM article_profiles WHERE article_id IN ({})",
+            "SELECT article_id, terms, counts, norm, names FROM article_profiles"
+            " WHERE article_id IN ({})",
             article_ids,
         )
         return {
-            r[0]: ArticleProfile(r[1].split(" "), r[2].split("\t") if r[2] else []) for r in rows
+            r[0]: ArticleProfile(
+                r[1].split(" "),
+                [int(c) for c in r[2].split()],
+                r[3],
+                r[4].split("\t") if r[4] else [],
+            )
+            for r in rows
         }
 
     def articles_without_profile(self) -> list[int]:
@@ -161,10 +160,17 @@ class ArticleTables(Connection):
         )
         return [r[0] for r in rows]
 
-    def save_article_profile(self, article_id: int, terms: list[str], names: list[str]) -> None:
+    def save_article_profile(self, article_id: int, profile: ArticleProfile) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO article_profiles VALUES (?, ?, ?)",
-            (article_id, " ".join(terms), "\t".join(names)),
+            "INSERT OR REPLACE INTO article_profiles (article_id, terms, counts, norm, names)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                article_id,
+                " ".join(profile.terms),
+                " ".join(map(str, profile.counts)),
+                profile.norm,
+                "\t".join(profile.names),
+            ),
         )
 
     def article_vectors(self, model: str) -> dict[int, tuple[int, bytes]]:

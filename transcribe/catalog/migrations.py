@@ -217,6 +217,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # how often each term is printed and the length of the article's vector, for the
+        # cosine the link decision reads: profiles are made again, with them
+        "0013_article_profile_counts",
+        """
+        DELETE FROM article_profiles;
+        ALTER TABLE article_profiles ADD COLUMN counts TEXT NOT NULL DEFAULT '';
+        ALTER TABLE article_profiles ADD COLUMN norm REAL NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 

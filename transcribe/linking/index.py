@@ -3,11 +3,13 @@ index in the tests), and the passages it reads against it."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..records import Article
-from .words import proper_names
+from ..records import Article, ArticleProfile
+from .words import proper_names, stopword_terms
 
 
 class ArticleIndex(Protocol):
@@ -20,9 +22,7 @@ class ArticleIndex(Protocol):
     def article(self, article_id: int) -> Article: ...
     def article_ids(self) -> list[int]: ...
     def article_count(self) -> int: ...
-    def article_profiles(
-        self, article_ids: list[int]
-    ) -> dict[int, tuple[list[str], list[str]]]: ...
+    def article_profiles(self, article_ids: list[int]) -> dict[int, ArticleProfile]: ...
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,22 @@ def tokenize_all(index: ArticleIndex, texts: list[str]) -> list[list[str]]:
     return [index.tokenize(text) for text in texts]
 
 
-def make_profile(index: ArticleIndex, article_id: int) -> tuple[list[str], list[str]]:
-    """An article's index terms and names (the preparation stores them; made here only
-    for an article that has none stored)."""
+def make_profile(
+    index: ArticleIndex, article_id: int, stopwords: frozenset[str] | None = None
+) -> ArticleProfile:
+    """An article's profile (the preparation stores them; made here only for an article
+    that has none stored). `stopwords`: the index's, when the caller has them already."""
     article = index.article(article_id)
-    terms = sorted(set(index.tokenize(f"{article.title} {article.text}")))
-    return terms, proper_names(f"{article.title}. {article.text}")
+    counts = Counter(index.tokenize(f"{article.title} {article.text}"))
+    stopwords = stopword_terms(index) if stopwords is None else stopwords
+    terms = sorted(counts)
+    norm = math.sqrt(math.fsum(tf_weight(counts[t]) ** 2 for t in terms if t not in stopwords))
+    return ArticleProfile(
+        terms, [counts[t] for t in terms], norm, proper_names(f"{article.title}. {article.text}")
+    )
+
+
+def tf_weight(count: int) -> float:
+    """How much a term printed `count` times says about an article: the first mention
+    most, each further one less."""
+    return 1 + math.log(count) if count > 0 else 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from itertools import combinations
 from typing import TYPE_CHECKING
 
 from . import LinkIndex, LinkingOptions
@@ -16,14 +17,16 @@ from .confidence import (
     ConfidenceModel,
     MatchStrength,
     fit,
+    passages_told,
     sample_mentions,
 )
 from .index import ArticleIndex, Passage, make_profile
 from .scorer import ALL_TERMS_UP_TO, Scorer
-from .words import split_sentences
+from .words import split_sentences, stopword_terms
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
+    from ..records import ArticleProfile
     from .dense import DenseIndex
 
 log = logging.getLogger(__name__)
@@ -50,11 +53,14 @@ def profile_articles(catalog: Catalog, batch: int = 500) -> int:
     from .. import progress
 
     missing = catalog.articles_without_profile()
+    stopwords = stopword_terms(catalog)
     bar = progress.bar(len(missing), "index articles", unit="article") if missing else None
     for start in range(0, len(missing), batch):
         with catalog.atomic():
             for article_id in missing[start : start + batch]:
-                catalog.save_article_profile(article_id, *make_profile(catalog, article_id))
+                catalog.save_article_profile(
+                    article_id, make_profile(catalog, article_id, stopwords)
+                )
         if bar:
             bar.update(len(missing[start : start + batch]))
     if bar:
@@ -63,12 +69,12 @@ def profile_articles(catalog: Catalog, batch: int = 500) -> int:
     return len(missing)
 
 
-def article_profile(catalog: Catalog, article_id: int) -> tuple[list[str], list[str]]:
-    """An article's index terms and names: as stored, or made (and stored) now."""
+def article_profile(catalog: Catalog, article_id: int) -> ArticleProfile:
+    """An article's profile: as stored, or made (and stored) now."""
     stored = catalog.article_profiles([article_id]).get(article_id)
     if stored is None:
         stored = make_profile(catalog, article_id)
-        catalog.save_article_profile(article_id, *stored)
+        catalog.save_article_profile(article_id, stored)
     return stored
 
 
@@ -129,11 +135,12 @@ def calibrate(
     samples: int = SAMPLES,
     dense: DenseIndex | None = None,
 ) -> ConfidenceModel:
-    """Fit the confidence model to mentions sampled from the index's own articles: each
-    looked up once as it is and once with its article left out (a story the archive does
-    not hold); every candidate the linker would judge is a row, right when it is the
-    mention's article (found as the linker finds them: with the dense ranking when it is
-    on). Reads only."""
+    """Fit the confidence model to mentions sampled from the index's own articles, alone
+    or two to a passage (`passages_told`): each passage looked up with each of its
+    stories held or left out of the archive (a story the archive does not hold); every
+    candidate the linker would judge is a row, right when it is the article of a story
+    held (found as the linker finds them: with the dense ranking when it is on). Reads
+    only."""
     scorer = Scorer(index, options.candidates, options.name_weight, dense)
 
     def sentences(article_id: int) -> list[str]:
@@ -142,12 +149,16 @@ def calibrate(
         return split_sentences(" ".join(f"{article.title}. {article.text}".split()))
 
     rows: list[tuple[MatchStrength, bool]] = []
-    mentions = sample_mentions(index.article_ids(), sentences, samples)
-    readings = scorer.read_all([Passage(0.0, 0.0, m.text) for m in mentions])
-    for mention, reading in zip(mentions, readings, strict=True):
-        for absent in (frozenset(), frozenset({mention.article_id})):
-            found = scorer.score(reading, exclude=absent)
-            rows.extend((c.strength, c.article_id == mention.article_id) for c in found)
-            if absent and not found:  # the story not held matches nothing: that too is a score
-                rows.append((MatchStrength(0.0, 0.0, scorer.telling_weight(reading), 0.0), False))
+    told = passages_told(sample_mentions(index.article_ids(), sentences, samples))
+    readings = scorer.read_all([Passage(0.0, 0.0, t.text) for t in told])
+    for passage, reading in zip(told, readings, strict=True):
+        # each of its stories held in the archive or not, in every combination
+        for leaving_out in range(len(passage.article_ids) + 1):
+            for absent in map(frozenset, combinations(passage.article_ids, leaving_out)):
+                held = set(passage.article_ids) - absent
+                found = scorer.score(reading, exclude=absent)
+                rows.extend((c.strength, c.article_id in held) for c in found)
+                if not held and not found:  # a story not held matches nothing: a score too
+                    nothing = MatchStrength(0.0, 0.0, scorer.telling_weight(reading), 0.0)
+                    rows.append((nothing, False))
     return fit(rows)

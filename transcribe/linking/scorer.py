@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .confidence import MatchStrength
-from .index import ArticleIndex, Passage, make_profile, tokenize_all
+from .index import ArticleIndex, Passage, make_profile, tf_weight, tokenize_all
 from .words import (
     WORD,
     distinct_telling,
@@ -86,7 +86,8 @@ class Scorer:
         self.name_weight = name_weight
         self.dense = dense
         self.stopwords = stopword_terms(index)
-        self.article_terms: dict[int, set[str]] = {}
+        self.article_terms: dict[int, dict[str, int]] = {}  # term -> times printed
+        self.article_norms: dict[int, float] = {}
         self.article_names: dict[int, str] = {}
         self.frequencies: dict[str, int] = {}  # document frequencies met so far
         self.name_weights: dict[str, float] = {}
@@ -247,21 +248,26 @@ class Scorer:
             shared = [t for t in reading.telling if t in held]
             if len(shared) >= MIN_SHARED:
                 named = name_matches(reading.names, self.article_names[article_id])
-                scores = self._stretch_scores(reading, held, named, stretches)
-                found.append((article_id, shared, scores, tuple(dict.fromkeys(named.values()))))
+                scores, words = self._stretch_scores(reading, held, named, stretches)
+                found.append(
+                    (article_id, shared, scores, words, tuple(dict.fromkeys(named.values())))
+                )
         # each stretch's two best scores: the runner-up of the best is the second
         leaders = [
-            heapq.nlargest(2, ((other[s], a) for a, _, other, _ in found))
+            heapq.nlargest(2, ((other[s], a) for a, _, other, _, _ in found))
             for s in range(len(stretches))
         ]
         candidates = []
-        for article_id, shared, scores, names in found:
+        for article_id, shared, scores, words, names in found:
             best, runner_up = _furthest_ahead(article_id, scores, leaders)
             first, last = stretches[best]
+            said = frozenset().union(*reading.sentences[first:last])
             strength = MatchStrength(
                 score=scores[best],
                 runner_up=runner_up,
-                telling=self._words_weight(frozenset().union(*reading.sentences[first:last])),
+                telling=self._words_weight(said),
+                words=words[best],
+                cosine=self._cosine(article_id, said),
                 # an article its chapter offered is judged by the chapter's retrieval
                 **_retrieval(article_id, own if article_id in own else offered),
             )
@@ -279,18 +285,19 @@ class Scorer:
     def _stretch_scores(
         self,
         reading: Reading,
-        held: set[str],
+        held: Mapping[str, int],
         named: dict[str, str],
         stretches: list[tuple[int, int]],
-    ) -> list[float]:
+    ) -> tuple[list[float], list[float]]:
         """An article's score (`held`: its terms; `named`: the names said that it prints,
-        as matched) on each stretch of the passage's sentences."""
-        shared = [terms & held for terms in reading.sentences]
+        as matched) on each stretch of the passage's sentences, and the part of it that
+        its words make (names aside)."""
+        shared = [terms & held.keys() for terms in reading.sentences]
         names = [
             {named[n]: self._name_weight(named[n], reading.stem_of) for n, _ in said if n in named}
             for said in reading.sentence_names
         ]
-        scores = []
+        scores, word_scores = [], []
         for first, last in stretches:
             words = shared[first] if last == first + 1 else set().union(*shared[first:last])
             in_stretch = (
@@ -298,16 +305,15 @@ class Scorer:
                 if last == first + 1
                 else dict(p for ns in names[first:last] for p in ns.items())
             )
-            scores.append(self._weigh(words, in_stretch.values()))
-        return scores
+            word_scores.append(self._words_weight(words))
+            scores.append(word_scores[-1] + self.name_weight * math.fsum(in_stretch.values()))
+        return scores, word_scores
 
     def _strength(self, shared, names: Sequence[str], stem_of: dict[str, str]) -> float:
-        return self._weigh(shared, [self._name_weight(n, stem_of) for n in names])
-
-    def _weigh(self, terms, name_weights) -> float:
         """What words and names in common score: their weights, each name's times
         name_weight."""
-        return self._words_weight(terms) + self.name_weight * math.fsum(name_weights)
+        name_weights = [self._name_weight(n, stem_of) for n in names]
+        return self._words_weight(shared) + self.name_weight * math.fsum(name_weights)
 
     def telling_weight(self, reading: Reading) -> float:
         """The weight of all the passage's telling words."""
@@ -315,6 +321,21 @@ class Scorer:
 
     def _words_weight(self, terms) -> float:
         return math.fsum(map(self.term_weight.__getitem__, terms))  # in any order alike
+
+    def _cosine(self, article_id: int, said: frozenset[str]) -> float:
+        """The cosine between the stretch's telling words (each weighted by its rarity)
+        and the article's (each by how often it is printed): whether the stretch says
+        what the article is about, not only words it happens to print once (a surname
+        shared with a story about someone else)."""
+        length = self.article_norms[article_id] * math.sqrt(
+            math.fsum(self.term_weight[t] ** 2 for t in said)
+        )
+        if not length:
+            return 0.0
+        held = self.article_terms[article_id]
+        return (
+            math.fsum(tf_weight(held[t]) * self.term_weight[t] for t in said if t in held) / length
+        )
 
     def _evidence_order(self, term: str, reading: Reading) -> tuple:
         """Rarest first; among equals, names (capitalized as said), then longer words."""
@@ -339,8 +360,10 @@ class Scorer:
         missing = [a for a in article_ids if a not in self.article_terms]
         stored = self.index.article_profiles(missing) if missing else {}
         for article_id in missing:
-            terms, names = stored.get(article_id) or make_profile(self.index, article_id)
-            self.article_terms[article_id] = set(terms)
+            profile = stored.get(article_id) or make_profile(self.index, article_id, self.stopwords)
+            self.article_terms[article_id] = dict(zip(profile.terms, profile.counts, strict=True))
+            self.article_norms[article_id] = profile.norm
+            names = profile.names
             # " name one | name two |": a said name's part is printed when " part " is in it
             self.article_names[article_id] = "".join(f" {n.lower()} |" for n in names)
 
