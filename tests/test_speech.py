@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import wave
 
 import jiwer
 import pytest
@@ -131,6 +132,47 @@ def test_a_soft_spoken_call_keeps_its_words_and_its_window_joins(tmp_path):
             normal(" ".join(s["text"] for s in around)), normal(" ".join(heard))
         )
         assert join.deletions + join.insertions <= 1, (cut, " ".join(heard))
+
+
+def test_a_chunk_whose_voice_changes_keeps_the_words_after_the_change(tmp_path, monkeypatch):
+    """The 12 real clips and then the demo's first episode, spoken by espeak-ng, in one
+    file (the start of bench/speech.py's long piece): the chunk of speech across the change
+    of voice came back from the batched decoder with the human's words and one of the
+    machine's (measured), and is decoded again on its own."""
+    from transcribe.demo import EXAMPLES, speak
+    from transcribe.speech import faster
+
+    with open(SHARED / "speech" / "manifest.tsv") as manifest:
+        clips = [
+            SHARED / "speech" / row["file"] for row in csv.DictReader(manifest, delimiter="\t")
+        ]
+    script = json.loads((EXAMPLES / "episodes.json").read_text())["episodes"][0]["script"]
+    parts = [*clips, speak(script, tmp_path / "episode.wav")]
+    uniform = []
+    for n, part in enumerate(parts):
+        uniform.append(tmp_path / f"{n:02d}.wav")
+        ffmpeg("-i", str(part), "-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le", str(uniform[-1]))
+    listing = tmp_path / "parts.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in uniform))
+    joined = tmp_path / "joined.wav"
+    ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(joined))
+    change = 0.0
+    for part in uniform[:-1]:
+        with wave.open(str(part)) as audio:
+            change += audio.getnframes() / audio.getframerate()
+
+    def machine_words(sparse: float) -> list[str]:
+        monkeypatch.setattr(faster, "SPARSE", sparse)
+        transcript = transcribe_audio(joined, SpeechOptions())
+        words = [w for s in transcript.segments for w in s.words]
+        assert all(a.start <= b.start for a, b in zip(words, words[1:], strict=False))
+        return [w.text for w in words if change < w.start < change + 17]
+
+    heard = machine_words(faster.SPARSE)
+    # 17 s of espeak's reading hold about 50 words ("Welcome to The Millbrook Ledger
+    # Weekly. I'm your host, Carla Jennings. Two stories this week ..."): 47 are heard
+    assert len(heard) >= 40 and "Jennings." in " ".join(heard), heard
+    assert len(machine_words(0.0)) < 10  # never decoded again: the chunk stops at the change
 
 
 def test_a_file_of_two_windows_loads_the_model_once_and_times_the_second(site, spoken, monkeypatch):

@@ -136,9 +136,10 @@ def validate(config: Config) -> None:
         raise ConfigError(f"speech.beam_size: must be at least 1, got {speech.beam_size}")
     if speech.batch_size < 1:
         raise ConfigError(f"speech.batch_size: must be at least 1, got {speech.batch_size}")
-    if speech.batch_size > 1 and not speech.vad:
+    if speech.batch_size > 1 and not (speech.vad and speech.chunks):
         raise ConfigError(
-            "speech.batch_size: batching cuts the audio where VAD finds speech; set vad = true"
+            "speech.batch_size: batching decodes the chunks VAD cuts the speech into;"
+            " set vad = true and chunks = true"
         )
     if not 0 < speech.vad_threshold < 1:
         raise ConfigError(
