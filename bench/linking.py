@@ -269,8 +269,8 @@ def episodes(
     """Synthetic episodes of about 20 minutes: each tells four stories the archive holds
     (the paraphrases, as heard) and reads two it does not (absent stories, as heard), in
     random order, between long stretches of talk about other things (the speech clips',
-    the demo's and the earnings calls' scripts); sentences timed at 150 words a minute, linked as the job
-    links (passages, chapters, min_confidence). Scored per story: is a covered story's
+    the demo's and the earnings calls' scripts); sentences timed at 150 words a minute,
+    linked as the job links (passages, chapters, min_confidence). Scored per story: is a covered story's
     article published (recall), and is each published link a story that was told
     (precision)."""
     import random

@@ -162,3 +162,14 @@ def test_profiles_made_before_term_counts_are_made_again(tmp_path):
         prepare_index(catalog, LinkingOptions())
         profile = catalog.article_profiles([1])[1]
         assert profile.counts[profile.terms.index("harbour")] == 3 and profile.norm > 0
+
+
+def test_an_article_of_no_words_keeps_a_profile_of_none(tmp_path):
+    from transcribe.linking import LinkingOptions
+    from transcribe.linking.prepare import prepare_index
+
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        catalog.add_article(Article(url="https://n.example/dash", title="—", text="…"))
+        prepare_index(catalog, LinkingOptions())
+        profile = catalog.article_profiles([1])[1]
+        assert (profile.terms, profile.counts, profile.norm) == ([], [], 0.0)

@@ -145,7 +145,7 @@ class ArticleTables(Connection):
         )
         return {
             r[0]: ArticleProfile(
-                r[1].split(" "),
+                r[1].split(),  # terms hold no spaces; an article of no words has none
                 [int(c) for c in r[2].split()],
                 r[3],
                 r[4].split("\t") if r[4] else [],

@@ -113,16 +113,16 @@ def _sparse_chunks_again(
     def words_in(found: list[Any]) -> int:
         return sum(len(s.words or ()) or len(s.text.split()) for s in found)
 
-    rates = {
-        (a, b): words_in([s for s in segments if within(s, a, b)]) / (b - a)
+    heard = {
+        (a, b): words_in([s for s in segments if within(s, a, b)])
         for a, b in chunks
         if b - a >= MIN_SPARSE_S
     }
-    if not rates:
+    if not heard:
         return segments
-    usual = statistics.median(rates.values())
-    for (start, end), rate in rates.items():
-        if rate >= SPARSE * usual:
+    usual = statistics.median(n / (b - a) for (a, b), n in heard.items())
+    for (start, end), count in heard.items():
+        if count / (end - start) >= SPARSE * usual:
             continue
         piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
         found, _ = model.transcribe(piece, **{**settings, "language": info.language})
@@ -139,8 +139,7 @@ def _sparse_chunks_again(
             )
             for s in found
         ]
-        before = [s for s in segments if within(s, start, end)]
-        if words_in(again) > words_in(before):
+        if words_in(again) > count:
             segments = [s for s in segments if not within(s, start, end)] + again
     return sorted(segments, key=lambda s: s.start)
 
