@@ -11,6 +11,7 @@ import io
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import ClassVar, TextIO
 
 from .feeds import parse_duration
@@ -74,31 +75,125 @@ class VttWriter(Writer):
 
 
 class SrtWriter(Writer):
-    """SubRip captions within the Podcasting 2.0 advice: at most two lines of 32 characters
-    a cue (a longer segment becomes several cues, timed by its share of the characters)."""
+    """SubRip captions (see `captions`)."""
 
     extension = "srt"
     media_type = "application/x-subrip"
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
-        number = 0
-        for cue in _cues(transcript):
-            for start, end, lines in caption_cues(cue):
-                number += 1
-                file.write(f"{number}\n{timestamp(start, ',')} --> {timestamp(end, ',')}\n")
-                file.write("\n".join(lines) + "\n\n")
+        for number, caption in enumerate(captions(transcript), 1):
+            file.write(f"{number}\n{timestamp(caption.start, ',')} --> ")
+            file.write(f"{timestamp(caption.end, ',')}\n" + "\n".join(caption.lines) + "\n\n")
 
 
-CAPTION_LINE = 32  # characters a caption line holds
+# The Podcasting 2.0 advice for captions: at most two lines of 32 characters a cue; and the
+# usual captioning minimum: a cue stays on screen at least a second (a shorter one flashes)
+CAPTION_LINE = 32
 CAPTION_LINES = 2
+MIN_CAPTION_S = 1.0
 
 
-def caption_cues(segment: Segment) -> list[tuple[float, float, list[str]]]:
-    """A segment as captions of at most CAPTION_LINES lines of CAPTION_LINE characters,
-    broken between words (a word longer than a line is cut), each lasting its share of the
-    segment's characters."""
+@dataclass(frozen=True)
+class Caption:
+    start: float
+    end: float
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class _Said:
+    """A word of a caption, with its time (the segment's share of it without word timings)."""
+
+    text: str
+    start: float
+    end: float
+
+
+def captions(transcript: Transcript) -> list[Caption]:
+    """The transcript as captions: each segment's words in as few cues of at most
+    CAPTION_LINES lines of CAPTION_LINE characters as will hold them, evened out so that no
+    cue is a short tail, each timed by its words. A cue that would flash (under
+    MIN_CAPTION_S) joins its neighbour when both fit one cue, else it stays on screen
+    longer, as far as its neighbours leave room."""
+    cues = [cue for segment in _cues(transcript) for cue in _segment_cues(_said(segment))]
+    cues = _joined_when_short(cues)
+    timed = []
+    for n, cue in enumerate(cues):
+        start, end = cue[0].start, max(cue[-1].end, cue[0].start)
+        if end - start < MIN_CAPTION_S:
+            after = cues[n + 1][0].start if n + 1 < len(cues) else math.inf
+            end = max(end, min(start + MIN_CAPTION_S, after))
+            before = timed[-1].end if timed else 0.0
+            start = min(start, max(end - MIN_CAPTION_S, before))
+        timed.append(Caption(start, end, _lines(" ".join(w.text for w in cue))))
+    return timed
+
+
+def _said(segment: Segment) -> list[_Said]:
+    words = [w for w in segment.words if w.text.strip()]
+    if words and " ".join(w.text.strip() for w in words) == _cue_text(segment.text):
+        return [_Said(w.text.strip(), w.start, w.end) for w in words]
+    tokens = _cue_text(segment.text).split()  # no word timings: times by characters
+    total, at, said = sum(len(t) + 1 for t in tokens) or 1, 0, []
+    for token in tokens:
+        start = segment.start + (segment.end - segment.start) * at / total
+        at += len(token) + 1
+        said.append(_Said(token, start, segment.start + (segment.end - segment.start) * at / total))
+    return said
+
+
+def _segment_cues(words: list[_Said]) -> list[list[_Said]]:
+    """The fewest cues that hold the words, the characters spread evenly over them: the
+    smallest width per cue that still needs no more cues than packing them full."""
+    fullest = _packed(words, CAPTION_LINE * CAPTION_LINES)
+    needed = len(fullest)
+    if needed <= 1:
+        return fullest
+    length = len(" ".join(w.text for w in words))
+    for width in range(length // needed, CAPTION_LINE * CAPTION_LINES):
+        cues = _packed(words, width)
+        if len(cues) <= needed:
+            return cues
+    return fullest
+
+
+def _packed(words: list[_Said], width: int) -> list[list[_Said]]:
+    """Words into cues in order, each as full as `width` characters and its lines allow."""
+    cues: list[list[_Said]] = []
+    for word in words:
+        if cues and _fits(cues[-1] + [word], width):
+            cues[-1].append(word)
+        else:
+            cues.append([word])
+    return cues
+
+
+def _fits(cue: list[_Said], width: int = CAPTION_LINE * CAPTION_LINES) -> bool:
+    text = " ".join(w.text for w in cue)
+    return len(text) <= width and len(_lines(text)) <= CAPTION_LINES
+
+
+def _joined_when_short(cues: list[list[_Said]]) -> list[list[_Said]]:
+    """A cue heard in under MIN_CAPTION_S joins the one before it, or else the one after
+    it, when the two fit one cue."""
+    joined: list[list[_Said]] = []
+    for cue in cues:
+        if joined and (_short(cue) or _short(joined[-1])) and _fits(joined[-1] + cue):
+            joined[-1] = joined[-1] + cue
+        else:
+            joined.append(cue)
+    return joined
+
+
+def _short(cue: list[_Said]) -> bool:
+    return cue[-1].end - cue[0].start < MIN_CAPTION_S
+
+
+def _lines(text: str) -> list[str]:
+    """Text broken between words into lines of CAPTION_LINE characters (a word longer
+    than a line is cut)."""
     lines: list[str] = []
-    rest = _cue_text(segment.text)
+    rest = _cue_text(text)
     while rest:
         if len(rest) <= CAPTION_LINE:
             lines.append(rest)
@@ -110,15 +205,7 @@ def caption_cues(segment: Segment) -> list[tuple[float, float, list[str]]]:
         else:
             lines.append(rest[:cut])
             rest = rest[cut + 1 :]
-    groups = [lines[i : i + CAPTION_LINES] for i in range(0, len(lines), CAPTION_LINES)]
-    total = sum(len(" ".join(g)) for g in groups) or 1
-    cues, start, said = [], segment.start, 0
-    for group in groups:
-        said += len(" ".join(group))
-        end = segment.start + (segment.end - segment.start) * said / total
-        cues.append((start, end, group))
-        start = end
-    return cues
+    return lines
 
 
 class TextWriter(Writer):
