@@ -34,6 +34,17 @@ def invoke(*args: str):
         ("[speech]\nvad_threshold = 1.5", "speech.vad_threshold"),
         ("[chapters]\nmin_seconds = 5", "chapters"),
         ("sources = [", "not valid TOML"),
+        ('[sources]\nurl = "https://x.example/feed"', "[[sources]]"),
+        ('[speech]\ncompute_type = "int3"', "speech.compute_type"),
+        ('[speech]\nmodel = "huge"', "speech.model"),
+        ('[speech]\nlanguage = "english"', "speech.language"),
+        ('[speech]\nlanguage = "de"', "speech.language"),  # the default model is tiny.en
+        (
+            '[speech]\nmodel = "base"\n[[sources]]\nurl = "https://x.example"\nlanguage = "xx"',
+            "sources[0].language",
+        ),
+        ('[linking]\ndense_model = "bert"', "linking.dense_model"),
+        ('[render]\nbase_url = "example.org"', "render.base_url"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key_and_exit_code_2(tmp_path, text, key):
@@ -44,6 +55,83 @@ def test_bad_config_is_one_line_naming_the_key_and_exit_code_2(tmp_path, text, k
     result = invoke("--config", str(config), "status")
     assert result.exit_code == 2
     assert key in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_global_options_are_taken_after_the_command_too(tmp_path):
+    config = tmp_path / "sources.toml"
+    config.write_text('data = "d"\n[speech]\nbeam_size = 0\n')
+    for args in (["--config", str(config), "run"], ["run", "--config", str(config)]):
+        result = invoke(*args)
+        assert result.exit_code == 2 and "speech.beam_size" in result.output, args
+    empty = tmp_path / "empty"
+    before, after = invoke("--data", str(empty), "status"), invoke("status", "--data", str(empty))
+    assert f"no catalog at {empty / 'catalog.sqlite'}" in after.output
+    assert before.output == after.output
+    assert invoke("articles", "add", "--help").output.count("--data") == 1
+
+
+def test_run_with_no_sources_is_a_usage_error_that_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run")
+    assert result.exit_code == 2
+    assert "no sources: pass --config FILE" in result.output
+    config = tmp_path / "none.toml"
+    config.write_text('output = "site"\n[speech]\nbeam_size = 1\n')
+    assert "none.toml has none" in invoke("run", "--config", str(config)).output
+    (tmp_path / "articles.toml").write_text('articles = ["news.jsonl"]\n')
+    assert "has none" in invoke("fetch", "--config", str(tmp_path / "articles.toml")).output
+    # (a config of articles alone runs: it ingests them and renders what the catalog holds)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["articles.toml", "none.toml"]
+
+
+def test_commands_that_read_a_catalog_never_create_one_nor_empty_a_site(tmp_path):
+    data, output = tmp_path / "data", tmp_path / "site"
+    query = tmp_path / "episode.txt"
+    query.write_text("The ferry strike at Kessling pier is over, the union says.")
+    related = invoke("related", str(query), "--data", str(data))
+    assert related.exit_code == 1
+    assert f"no catalog at {data / 'catalog.sqlite'} yet" in related.output
+    rendered = invoke("render", "--data", str(data), "--output", str(output))
+    assert rendered.exit_code == 1 and not data.exists() and not output.exists()
+
+    # a catalog with articles but no episode, beside a site already written
+    articles = tmp_path / "news.jsonl"
+    articles.write_text(
+        json.dumps({"url": "https://n.example/a", "text": "The ferry strike ended. " * 20}) + "\n"
+    )
+    assert invoke("articles", "add", str(articles), "--data", str(data)).exit_code == 0
+    output.mkdir()
+    (output / "index.html").write_text("<p>the site of last week</p>")
+    refused = invoke("render", "--data", str(data), "--output", str(output))
+    assert refused.exit_code == 1 and "holds no transcribed episode" in refused.output
+    assert (output / "index.html").read_text() == "<p>the site of last week</p>"
+
+
+def test_articles_add_reads_a_saved_page_and_refuses_a_folder_in_one_line(tmp_path):
+    page = Path(__file__).parents[1] / "examples" / "demo" / "articles"
+    first = sorted(page.glob("*.html"))[0]
+    data = str(tmp_path / "data")
+    added = invoke("articles", "add", str(first), "--data", data)
+    assert added.exit_code == 0, added.output
+    assert "1 added" in added.output and "not an article record" not in added.output
+    folder = invoke("articles", "add", str(page), "--data", data)
+    assert folder.exit_code == 1
+    errors = [line for line in folder.output.splitlines() if str(page) in line]
+    assert len(errors) == 1 and "a folder" in errors[0]
+
+
+def test_a_missing_optional_engine_names_its_install(tmp_path, monkeypatch):
+    from transcribe import speech
+
+    # as on a machine without `make openai-whisper`: a module it needs is not there
+    needs, install = speech.OPTIONAL_ENGINES["openai-whisper"]
+    absent = {"openai-whisper": (("torch", "no_such_module_here"), install)}
+    monkeypatch.setattr(speech, "OPTIONAL_ENGINES", absent)
+    clip = tmp_path / "clip.wav"
+    clip.write_bytes(b"RIFF")
+    result = invoke("speech", str(clip), "--engine", "openai-whisper")
+    assert result.exit_code == 2
+    assert "make openai-whisper" in result.output and "ModuleNotFoundError" not in result.output
 
 
 def test_an_old_config_with_the_retired_thresholds_still_loads_and_says_so(tmp_path, caplog):
@@ -88,6 +176,16 @@ def test_every_command_is_documented_in_help_and_readme():
             assert invoke(name, sub, "--help").exit_code == 0
 
 
+def test_every_config_in_the_readme_loads(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = [part.split("```", 1)[0] for part in readme.split("```toml")[1:]]
+    assert len(blocks) >= 2
+    for number, block in enumerate(blocks):
+        config = tmp_path / f"readme-{number}.toml"
+        config.write_text(block)
+        load_config(config)  # raises ConfigError naming the key
+
+
 def test_every_config_key_is_in_the_readmes_config():
     """The README's config block shows every key the config reads, in its own table."""
     import dataclasses
@@ -97,7 +195,7 @@ def test_every_config_key_is_in_the_readmes_config():
     from transcribe.config import Config, SourceConfig
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    block = readme.split("```toml", 1)[1].split("```", 1)[0]
+    block = readme.split("## The config file", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
     shown: dict[str, set[str]] = {}
     table = ""
     for line in block.splitlines():
@@ -123,6 +221,13 @@ def test_episodes_lists_a_feed_as_json_lines(site, base_url):
     assert set(records[0]) == {"id", "title", "published", "media_url", "duration"}
     plain = invoke("episodes", "--limit", "1", base_url + "cli/feed.xml")
     assert plain.exit_code == 0 and len(plain.output.splitlines()) == 1
+    assert records[0]["media_url"] in plain.output
+    # a feed file named on the command line is read without fetch.allow_file_urls
+    local = invoke("episodes", "--json", str(site / "cli" / "feed.xml"))
+    assert local.exit_code == 0, local.output
+    assert [json.loads(line)["id"] for line in local.output.splitlines()] == [
+        r["id"] for r in records
+    ]
 
 
 def test_articles_add_skips_known_and_bad_records_and_related_finds_the_article(tmp_path):
@@ -188,8 +293,16 @@ def test_speech_command_writes_each_format(tmp_path, spoken):
     assert "-->" in (tmp_path / "cli-fox.srt").read_text().splitlines()[1]
     body = json.loads((tmp_path / "cli-fox.json").read_text())["segments"][0]["body"].lower()
     assert "quick brown fox" in body
+    assert f"wrote {tmp_path / 'cli-fox.vtt'}" in result.output
     printed = invoke("speech", str(clip))
     assert "quick brown fox" in printed.output.lower()
+    glued = invoke("speech", str(clip), "--format", "vtt", "--format", "srt")
+    assert glued.exit_code == 2 and "-o DIR" in glued.output
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"ID3 not really an mp3" * 50)
+    failed = invoke("speech", str(broken), str(clip), "-o", str(tmp_path))
+    assert failed.exit_code == 1
+    assert failed.output.count("broken.mp3") == 1 and "cli-fox.txt" in failed.output
     missing_model = invoke("speech", str(clip), "--model", "no-such-model-xyz")
     assert missing_model.exit_code != 0
 

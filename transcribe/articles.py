@@ -126,7 +126,7 @@ def ingest_articles(
                     on_article(article.title)
         except (ArticleError, FetchError, NotAFeedError) as e:
             report.errors.append(str(e))
-            log.warning("articles: %s", e)
+            log.debug("articles: %s", e)  # reported with the others, once
     return report
 
 
@@ -142,9 +142,19 @@ def _articles_of(
 ) -> Iterator[_Found]:
     """Each article of a source that is new, or changed since it was fetched."""
     if "://" not in source:
-        yield from _from_jsonl(Path(source), catalog, report)
-        return
-    response = http.get(source, timeout=timeout, allow_file=allow_file_urls)
+        path = Path(source)
+        if path.is_dir():
+            raise ArticleError(
+                f"{source}: a folder; give its files: .jsonl records, pages, feeds or sitemaps"
+            )
+        if _is_jsonl(path):
+            yield from _from_jsonl(path, catalog, report)
+            return
+        # a page, feed or sitemap saved on disk: the user named it, so it is read (the
+        # file:// guard is for what a config's feeds point to)
+        response = http.get(path.resolve().as_uri(), timeout=timeout, allow_file=True)
+    else:
+        response = http.get(source, timeout=timeout, allow_file=allow_file_urls)
     listing = _listing(response.body, source, timeout, allow_file_urls, report)
     if listing is not None:
         outlet, entries = listing
@@ -160,7 +170,7 @@ def _articles_of(
                 yield _Found(article, entry.link, refresh)
             except (ArticleError, FetchError) as e:
                 report.errors.append(str(e))
-                log.warning("articles: %s", e)
+                log.debug("articles: %s", e)  # reported with the others, once
         return
     if catalog.find_article(response.url) is not None:
         report.known += 1
@@ -267,6 +277,17 @@ def html_to_text(html: str) -> str:
         return " ".join(lxml_html.fromstring(html).text_content().split())
     except Exception:  # lxml refuses some fragments; their text is the text
         return " ".join(html.split())
+
+
+def _is_jsonl(path: Path) -> bool:
+    """A local file of article records (its first character "{"), or one that cannot be
+    read (whose error the JSONL reader gives); not a page, feed or sitemap ("<")."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return True
+    return not start.startswith((b"<", b"\x1f\x8b"))
 
 
 def _from_jsonl(path: Path, catalog: Catalog, report: IngestReport) -> Iterator[_Found]:

@@ -17,11 +17,25 @@ from .chapters import ChapterOptions
 from .errors import ConfigError
 from .linking import LinkingOptions
 from .render import RenderOptions
-from .speech import ENGINES, SpeechOptions
+from .speech import ENGINES, SpeechOptions, missing_engine
+from .speech.models import english_only, unknown_model
 
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
+# CTranslate2's (openai-whisper reads float32 or float16 from the device)
+COMPUTE_TYPES = (
+    "auto",
+    "default",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,10 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> Config:
         "fetch",
     }
     _no_unknown_keys(raw, known, "")
+    if isinstance(raw.get("sources"), dict):
+        raise ConfigError(
+            "sources: write each source as [[sources]] (a list of tables), not [sources]"
+        )
     sources = tuple(
         _section(SourceConfig, item, f"sources[{i}]")
         for i, item in enumerate(_list(raw.get("sources", []), "sources"))
@@ -130,7 +148,26 @@ def validate(config: Config) -> None:
     """Checks of values (not types), shared by the file and command-line overrides."""
     speech = config.speech
     _choice(speech.engine, tuple(ENGINES), "speech.engine")
+    if problem := missing_engine(speech.engine):
+        raise ConfigError(f"speech.engine: {problem}")
     _choice(speech.device, DEVICES, "speech.device")
+    _choice(speech.compute_type, COMPUTE_TYPES, "speech.compute_type")
+    if problem := unknown_model(speech.model):
+        raise ConfigError(f"speech.model: {problem}")
+    _check_language(speech.language, speech.model, "speech.language")
+    for i, source in enumerate(config.sources):
+        _check_language(source.language, speech.model, f"sources[{i}].language")
+    dense = config.linking.dense_model
+    if dense not in ("", "minilm") and not Path(dense).expanduser().is_dir():
+        raise ConfigError(
+            f'linking.dense_model: {dense!r} is neither "" (BM25 alone), "minilm" (make dense) '
+            "nor a model folder"
+        )
+    base_url = config.render.base_url
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"render.base_url: {base_url!r} needs its scheme, e.g. https://{base_url.split('://')[-1]}"
+        )
     _choice(config.render.media, ("remote", "copy"), "render.media")
     if speech.beam_size < 1:
         raise ConfigError(f"speech.beam_size: must be at least 1, got {speech.beam_size}")
@@ -235,6 +272,23 @@ def _str(value: Any, key: str) -> str:
 def _choice(value: str, choices: tuple[str, ...], key: str) -> None:
     if value not in choices:
         raise ConfigError(f"{key}: {value!r} is not one of {', '.join(choices)}")
+
+
+def _check_language(language: str, model: str, key: str) -> None:
+    if not language:
+        return
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    if language not in _LANGUAGE_CODES:
+        raise ConfigError(
+            f"{key}: {language!r} is not a Whisper language code (en, de, fr, es, uk, ...), "
+            'or "" to detect it'
+        )
+    if language != "en" and english_only(model):
+        raise ConfigError(
+            f"{key}: {language!r} cannot be heard by {model}, which knows English only: "
+            "use a multilingual model (base, small, ...)"
+        )
 
 
 def _resolve_source(item: str, base: Path) -> str:

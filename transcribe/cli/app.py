@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,15 +24,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("transcribe")
 
 
+@dataclass
 class Context:
-    def __init__(
-        self, config_path: Path | None, data: Path | None, output: Path | None, verbose: bool
-    ):
-        self.config_path = config_path
-        self.data = data
-        self.output = output
-        self.verbose = verbose  # tracebacks on unexpected errors
-        self._config: Config | None = None
+    """What the global options set (before the command or after it)."""
+
+    config_path: Path | None = None
+    data: Path | None = None
+    output: Path | None = None
+    quiet: bool = False
+    verbose: bool = False  # tracebacks on unexpected errors
+    _config: Config | None = None
 
     @property
     def config(self) -> Config:
@@ -44,6 +45,27 @@ class Context:
 
     def catalog(self, exclusive: bool = True) -> Catalog:
         return Catalog(self.config.catalog_path, exclusive=exclusive)
+
+    def existing_catalog(self, exclusive: bool = True) -> Catalog:
+        """The catalog, for a command that reads one: a missing one is an error that says
+        where it was looked for, and none is created."""
+        path = self.config.catalog_path
+        if not path.exists():
+            raise click.ClickException(
+                f"no catalog at {path} yet: transcribe run creates it{demo_hint(path)}"
+            )
+        return Catalog(path, exclusive=exclusive)
+
+
+DEMO_DATA = Path("data/demo")  # where `transcribe demo` keeps its catalog, unless --data
+
+
+def demo_hint(path: Path) -> str:
+    """Where the demo's catalog is, when there is one and `path` is another."""
+    demo = DEMO_DATA / "catalog.sqlite"
+    if demo.exists() and demo.resolve() != path.resolve():
+        return f" (the demo's is {demo}: transcribe --data {DEMO_DATA} ...)"
+    return ""
 
 
 class UsageProblem(click.ClickException):
@@ -59,9 +81,17 @@ pass_context = click.make_pass_decorator(Context)
 
 
 class Commands(click.Group):
-    """Every error ends a command as one line: bad config exit code 2, the others 1;
-    those a user can act on (TranscribeError) as they are, a full disk as such, anything unforeseen with its
-    type (and, under --verbose, its traceback)."""
+    """The command line's groups. Every command takes the global options after its name
+    too. Every error ends a command as one line: bad config exit code 2, the others 1;
+    those a user can act on (TranscribeError) as they are, a full disk as such, anything
+    unforeseen with its type (and, under --verbose, its traceback)."""
+
+    group_class = type  # its groups (`articles`, `models`) are Commands too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group):
+            cmd.params.extend(global_options())
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -97,57 +127,90 @@ def speech_options(command):  # noqa: ANN001, ANN201
     return command
 
 
+def _set_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """A global option's value, onto the one Context of the command line (given before
+    the command or after it: `transcribe run --config FILE` as `transcribe --config FILE
+    run`)."""
+    if value is None or value is False:
+        return
+    context = ctx.find_object(Context) or ctx.ensure_object(Context)
+    setattr(context, param.name, value)
+    if param.name in ("quiet", "verbose"):
+        configure_logging(context)
+
+
+def global_options() -> list[click.Option]:
+    """The options every command takes, before or after its name (fresh objects each:
+    click keeps state on them)."""
+    folder = click.Path(file_okay=False, path_type=Path)
+    shared = {"expose_value": False, "callback": _set_global, "is_eager": True}
+    return [
+        click.Option(
+            ["--config", "config_path"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="TOML config naming the sources, articles, model and folders.",
+            **shared,
+        ),
+        click.Option(
+            ["--data"],
+            type=folder,
+            help="Folder for the catalog and the media (default: data).",
+            **shared,
+        ),
+        click.Option(
+            ["--output"],
+            type=folder,
+            help="Folder for the show notes site (default: output).",
+            **shared,
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            help="No progress bars, only errors and the summary.",
+            **shared,
+        ),
+        click.Option(
+            ["-v", "--verbose"],
+            is_flag=True,
+            help="Log details, and show tracebacks on errors.",
+            **shared,
+        ),
+    ]
+
+
+def configure_logging(context: Context) -> None:
+    level = logging.DEBUG if context.verbose else logging.WARNING if context.quiet else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format="%(levelname)s %(name)s: %(message)s" if context.verbose else "%(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger().setLevel(level)
+    for noisy in ("faster_whisper", "httpx", "urllib3", "trafilatura", "htmldate", "courlan"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if context.verbose else logging.ERROR)
+    progress.set_quiet(context.quiet)
+
+
 @click.group(
-    cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+    cls=Commands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    params=global_options(),
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="TOML config naming the sources, articles, model and folders.",
-)
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the catalog and the media (default: data).",
-)
-@click.option(
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the show notes site (default: output).",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars, only errors and the summary.")
-@click.option("-v", "--verbose", is_flag=True, help="Log details, and show tracebacks on errors.")
 @click.version_option(package_name="transcribe")
 @click.pass_context
-def cli(
-    ctx: click.Context,
-    config_path: Path | None,
-    data: Path | None,
-    output: Path | None,
-    quiet: bool,
-    verbose: bool,
-) -> None:
+def cli(ctx: click.Context) -> None:
     """transcribe: podcast and video transcripts, linked to the outlet's articles.
 
     Fetches episodes from podcast feeds and video sources with yt-dlp, transcribes them with
     Whisper, links each to the related articles with evidence, and writes show notes
     (HTML, WebVTT, SRT, Podcasting 2.0 JSON). Runs are incremental: nothing is downloaded
-    or transcribed twice.
+    or transcribed twice. The global options go before the command or after it.
 
     \b
     Start with:  transcribe demo                     (the bundled demo, offline)
                  transcribe run --config sources.toml
     """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("faster_whisper", "httpx", "urllib3", "trafilatura", "htmldate", "courlan"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
-    progress.set_quiet(quiet)
-    ctx.obj = Context(config_path, data, output, verbose)
+    configure_logging(ctx.ensure_object(Context))
 
 
 def run_and_report(job: Callable[[], RunReport], exit_on_failure: bool = True) -> None:

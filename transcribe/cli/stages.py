@@ -12,8 +12,11 @@ import click
 
 from ..catalog import Catalog
 from .app import (
+    DEMO_DATA,
     Context,
+    UsageProblem,
     cli,
+    demo_hint,
     finish,
     log,
     pass_context,
@@ -23,6 +26,7 @@ from .app import (
 )
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..pipeline import RunReport
 
 
@@ -32,7 +36,7 @@ def run(context: Context) -> None:
     """Run every stage: fetch, transcribe, ingest articles, link, render."""
     from ..pipeline import run_job
 
-    config = context.config
+    config = sourced(context, articles_will_do=True)
 
     def job() -> RunReport:
         with Catalog(config.catalog_path) as catalog:
@@ -41,15 +45,26 @@ def run(context: Context) -> None:
     run_and_report(job)
 
 
+def sourced(context: Context, articles_will_do: bool = False) -> Config:
+    """The config, for a command that fetches: one with no sources (nor, for `run`, any
+    articles to ingest) is a usage error: it would make folders and write an empty site."""
+    config = context.config
+    if not config.sources and not (articles_will_do and config.articles):
+        where = f"{context.config_path} has none" if context.config_path else "pass --config FILE"
+        raise UsageProblem(f"no sources: {where} (see the README's config file)")
+    return config
+
+
 @cli.command()
 @pass_context
 def fetch(context: Context) -> None:
     """List the config's sources and download new episodes' audio."""
     from ..pipeline import RunReport, fetch_episodes
 
+    config = sourced(context)
     with context.catalog() as catalog:
         report = RunReport()
-        fetch_episodes(context.config, catalog, report)
+        fetch_episodes(config, catalog, report)
     finish([report.fetch_line()], report.failures)
 
 
@@ -89,6 +104,8 @@ def speech(
     from ..speech import transcribe_files
 
     options = speech_overrides(context, model, engine, language)
+    if files and len(formats) > 1 and not output_dir:
+        raise UsageProblem("several --format need -o DIR: each format is a file of its own")
     if not files:
         from ..pipeline import RunReport, transcribe_episodes
 
@@ -100,13 +117,15 @@ def speech(
     failed = False
     for done in transcribe_files(files, options):
         if done.transcript is None:
-            click.echo(f"{done.path}: {done.error}", err=True)
+            click.echo(f"{done.path}: {done.error}", err=True)  # the error does not name it
             failed = True
             continue
         for extension in formats or ("txt",):
             text = FORMATS[extension].render(done.transcript)
             if output_dir:
-                write_atomic(output_dir / f"{done.path.stem}.{extension}", text)
+                written = output_dir / f"{done.path.stem}.{extension}"
+                write_atomic(written, text)
+                click.echo(f"wrote {written}")
             else:
                 click.echo(text, nl=False)
         log.info(
@@ -140,7 +159,14 @@ def render(context: Context) -> None:
     """Write the show notes site from the catalog (no media needed)."""
     from ..pipeline import render as render_stage
 
-    with context.catalog() as catalog:
+    output = context.config.output
+    with context.existing_catalog() as catalog:
+        path = context.config.catalog_path
+        if not catalog.summary().transcribed and (output / "index.html").exists():
+            raise click.ClickException(
+                f"the catalog {path} holds no transcribed episode yet, so the site in "
+                f"{output} is left as it is{demo_hint(path)}"
+            )
         report = render_stage(context.config, catalog)
     click.echo(f"render: {report.summary()} in {context.config.output}")
 
@@ -151,7 +177,7 @@ def status(context: Context) -> None:
     """Show what the catalog holds: episodes by state, articles, links, failures."""
     path = context.config.catalog_path
     if not path.exists():
-        click.echo(f"no catalog at {path} yet (transcribe run creates it)")
+        click.echo(f"no catalog at {path} yet: transcribe run creates it{demo_hint(path)}")
         return
     with context.catalog(exclusive=False) as catalog:  # a report may read during a run
         counts = catalog.summary()
@@ -174,10 +200,13 @@ def demo(context: Context, keep_serving: bool) -> None:
     their feeds on 127.0.0.1, fetched by yt-dlp, transcribed, linked and rendered."""
     from ..demo import DEMO_SITE_URL, run_demo
 
-    data = context.data or Path("data/demo")
+    data = context.data or DEMO_DATA
     output = context.output or Path("output")
     run_and_report(partial(run_demo, data, output), exit_on_failure=False)
     click.echo(f"show notes: {(output / 'index.html').resolve()}")
+    click.echo(
+        f"catalog: {data / 'catalog.sqlite'} (transcribe --data {data} status, or related, render)"
+    )
     click.echo(
         f"(the feeds and sitemap.xml expect the site at {DEMO_SITE_URL}: "
         f"python3 -m http.server -d {output} 8000)"

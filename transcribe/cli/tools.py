@@ -26,15 +26,20 @@ from .app import (
 )
 @pass_context
 def episodes(context: Context, url: str, as_json: bool, limit: int) -> None:
-    """List what a feed, channel or playlist URL holds, without downloading."""
+    """List what a feed, channel or playlist URL (or a feed file) holds, without
+    downloading: date, duration, title, id and media URL."""
     from ..fetch import list_source
 
     config = context.config
+    local = Path(url)
+    given_file = "://" not in url and local.is_file() and not url.endswith(".info.json")
     found = list_source(
-        url,
+        local.resolve().as_uri() if given_file else url,
         limit=limit,
         timeout=config.fetch.timeout,
-        allow_file_urls=config.fetch.allow_file_urls,
+        # a file named on the command line is the user's to read (fetch.allow_file_urls
+        # guards a config's sources, which cron runs unattended)
+        allow_file_urls=config.fetch.allow_file_urls or given_file,
     )
     for episode in found:
         record = {
@@ -50,6 +55,7 @@ def episodes(context: Context, url: str, as_json: bool, limit: int) -> None:
             duration = f"{episode.duration / 60:5.1f} min" if episode.duration else "    ? min"
             click.echo(
                 f"{episode.published[:10] or '?':10}  {duration}  {episode.title}  [{episode.id}]"
+                f"  {episode.media_url}"
             )
 
 
@@ -115,7 +121,7 @@ def related(
         raise click.ClickException(
             f"{file}: not a readable {file.suffix or 'text'} transcript ({e})"
         ) from e
-    with context.catalog() as catalog:
+    with context.existing_catalog() as catalog:
         found = related_articles(catalog, transcript, options, context.config.chapters)
         articles = catalog.article_count()
     for article in found:

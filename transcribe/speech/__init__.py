@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import numpy as np
 
-from ..errors import MediaError, NoSpeechError, TranscribeError
+from ..errors import MediaError, ModelNotFoundError, NoSpeechError, TranscribeError
 from ..records import Segment, Transcript
 
 # engine name -> module that implements it (imported on first use: the imports are heavy)
@@ -28,6 +28,20 @@ ENGINES = {
     "faster-whisper": "transcribe.speech.faster",
     "openai-whisper": "transcribe.speech.openai",
 }
+# engine name -> (the modules it needs, how to install them): an optional engine
+OPTIONAL_ENGINES = {
+    "openai-whisper": (("torch", "whisper"), "make openai-whisper (torch CPU and openai-whisper)"),
+}
+
+
+def missing_engine(name: str) -> str:
+    """How to install the engine when a module it needs is missing ("" when none is)."""
+    import importlib.util
+
+    needs, install = OPTIONAL_ENGINES.get(name, ((), ""))
+    if any(importlib.util.find_spec(module) is None for module in needs):
+        return f"{name} is not installed: {install}"
+    return ""
 
 
 # Marks a setting that changes the words Whisper writes: those are the transcript's stamp
@@ -146,6 +160,8 @@ class Engine(Protocol):
 def engine(name: str) -> Engine:
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}; known: {', '.join(ENGINES)}")
+    if problem := missing_engine(name):
+        raise ModelNotFoundError(problem)
     return importlib.import_module(ENGINES[name])  # type: ignore[return-value]
 
 
@@ -213,7 +229,7 @@ class FileTranscript:
 
     path: Path
     transcript: Transcript | None
-    error: str = ""
+    error: str = ""  # without the file's name, which the caller shows beside it
 
 
 def transcribe_files(paths: Iterable[Path], options: SpeechOptions) -> Iterator[FileTranscript]:
@@ -229,7 +245,8 @@ def transcribe_files(paths: Iterable[Path], options: SpeechOptions) -> Iterator[
                 path, transcribe_audio(path, options, on_progress=partial(progress.advance, bar))
             )
         except TranscribeError as e:
-            found = FileTranscript(path, None, str(e))
+            error = str(e).removeprefix(f"{path}: ").removeprefix(f"{path.name}: ")
+            found = FileTranscript(path, None, error)
         finally:
             bar.close()
         yield found

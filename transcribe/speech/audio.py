@@ -66,7 +66,9 @@ def windows(
     except MediaError:
         raise
     except Exception as e:  # PyAV's errors: InvalidDataError, DecoderNotFoundError, ...
-        raise MediaError(f"{Path(path).name}: could not decode the audio ({e})") from e
+        # PyAV's message ends with the file's path, which this one starts with
+        reason = getattr(e, "strerror", None) or str(e)
+        raise MediaError(f"{Path(path).name}: could not decode the audio ({reason})") from e
     rest = np.concatenate(pending) if pending else np.zeros(0, dtype=np.float32)
     if offset == 0 and len(rest) == 0:
         raise MediaError(f"{Path(path).name}: no audio frames")

@@ -78,6 +78,35 @@ BUNDLED: dict[str, tuple[str, Callable[[], Path]]] = {
 }
 
 
+def unknown_model(name_or_path: str) -> str:
+    """Why a model setting names no model it could ever load ("" when it may): neither a
+    folder, nor a name the cache, the bundled packages or faster-whisper's hub know, nor a
+    Hugging Face repository ("owner/name"). Checked before any work, not after a download
+    fails."""
+    if (
+        name_or_path in BUNDLED
+        or "/" in name_or_path
+        or os.sep in name_or_path
+        or Path(name_or_path).expanduser().exists()
+        or (model_cache_dir() / name_or_path).exists()
+    ):
+        return ""
+    from faster_whisper.utils import available_models
+
+    known = available_models()
+    if name_or_path in known:
+        return ""
+    return (
+        f"{name_or_path!r} is not a Whisper model name ({', '.join(known[:8])}, ...), "
+        "a model folder or a Hugging Face repository"
+    )
+
+
+def english_only(name_or_path: str) -> bool:
+    """Whether the model hears English only (tiny.en, base.en, distil-small.en, ...)."""
+    return Path(name_or_path).name.endswith(".en")
+
+
 def is_ctranslate2_model(path: Path) -> bool:
     return (path / "model.bin").is_file() and (path / "config.json").is_file()
 
