@@ -114,7 +114,9 @@ def test_publisher_transcripts_are_imported_in_every_format(job):
         }
     assert "Darth Vader" in speakers  # the JSON format names its speakers
     page = (root / "output" / "episodes" / "pub-html.html").read_text()
-    assert "Transcript: the publisher&#39;s" in page and "rookie mistakes" in page
+    assert "The transcript is the publisher&#39;s" in page and "rookie mistakes" in page
+    status = CliRunner().invoke(cli, ["--config", str(config), "status"]).output
+    assert "transcribed    6 (Whisper 1, the publisher's 5)" in status, status
 
     # the publisher's chapters (a JSON file, the video's own) are taken as they are
     spec = json.loads(

@@ -218,3 +218,30 @@ def test_words_inside_text_written_without_spaces_are_indexed_as_pairs():
     assert normalized_words("讨论气候变化") == ["讨论", "论气", "气候", "候变", "变化"]
     assert normalized_words("東京 COVID19疫情") == ["東京", "covid19", "疫情"]
     assert normalized_words("気") == ["気"]
+
+
+def test_an_article_without_a_web_address_is_named_not_linked(catalog, tmp_path):
+    """A JSONL article's "urn:" id is no address a reader can open; the why line names
+    the surest passage's names first."""
+    stored = Article(url="urn:news.jsonl:a1", title="Bridge closes", text="x")
+    web = Article(url="https://news.example/river", title="River floods", text="y")
+    stored.id, web.id = catalog.add_article(stored), catalog.add_article(web)
+    links = [
+        Link(
+            "ep-1",
+            stored,
+            9.0,
+            [
+                PassageMatch(0.0, 5.0, 3.0, ("bridge",), ("Tanner Creek",), confidence=0.6),
+                PassageMatch(5.0, 10.0, 6.0, ("bridge",), ("Harlow Bridge",), confidence=0.9),
+            ],
+        ),
+        Link("ep-1", web, 8.0, [PassageMatch(10.0, 15.0, 8.0, ("river",))]),
+    ]
+    catalog.save_links("ep-1", links, "test")
+    render_site(catalog, tmp_path, RenderOptions())
+    page = (tmp_path / "episodes" / "ep-1.html").read_text()
+    assert '<span class="headline">Bridge closes</span>' in page and "urn:news" not in page
+    assert '<a class="headline" href="https://news.example/river"' in page
+    why = page.split('<p class="why">', 1)[1].split("</p>", 1)[0]
+    assert why.index("Harlow Bridge") < why.index("Tanner Creek")

@@ -194,6 +194,49 @@ def test_feed_payloads_run_no_script_in_the_browser(shownotes, watched):
     assert data["url"].startswith(SITE_URL + "episodes/h.")
 
 
+def test_an_episode_page_reads_as_show_notes(site_under_test, watched):
+    """The description under the title, the episode in a listener's words, a way to
+    subscribe, each related article with one line of why (the full evidence folded away),
+    and a link to the moment playing that can be copied."""
+    page = watched.open(episode_page(site_under_test.folder, site_under_test.played))
+    if page.locator(".description").count():
+        assert page.locator("main h1 + .description").count() == 1
+    meta = page.locator("p.meta").first.inner_text()
+    assert " in English" in meta and " · en" not in meta
+    assert page.locator("a.subscribe").count() == 1
+    made = page.locator("p.meta").nth(1).inner_text()
+    assert "speech recognition" in made or "publisher" in made
+    related = page.locator(".related li")
+    assert related.count() >= 1
+    first = related.first
+    assert first.locator(".why a[data-t]").count() >= 1 and first.locator(".why").is_visible()
+    details = first.locator("details.evidence")
+    assert not details.evaluate("d => d.open")
+    assert not first.get_by_text("Words in common").is_visible()
+    details.locator("summary").click()
+    assert first.get_by_text("Words in common").is_visible()
+
+    watched.player_ready()
+    page.evaluate("document.getElementById('player').currentTime = 4")
+    page.locator("button.copy-moment").click()
+    page.wait_for_function("document.querySelector('output.copied').textContent.length > 0")
+    copied = page.locator("output.copied").inner_text()
+    assert copied.endswith(f"{site_under_test.played}.html#t=0:04"), copied
+    assert watched.problems == []
+
+
+def test_the_index_lists_descriptions_without_repeating_the_title(site_under_test, watched):
+    shownotes = site_under_test.folder
+    page = watched.open(shownotes / "index.html")
+    assert page.locator("main h1").bounding_box()["height"] <= 1  # for screen readers only
+    assert page.locator("header .home").is_visible()
+    summaries = page.locator(".episodes li .summary")
+    assert summaries.count() >= 1 and len(summaries.first.inner_text()) <= 201
+    for path in (shownotes / "index.html", shownotes / "search.html", *shownotes.glob("shows/*")):
+        assert watched.open(path).locator("a.subscribe").count() >= 1, path
+    assert watched.problems == []
+
+
 def test_pages_have_landmarks_labels_and_fit_a_phone(site_under_test, browser):
     shownotes = site_under_test.folder
     tab = Watched(browser, viewport={"width": 375, "height": 740})

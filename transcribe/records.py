@@ -161,3 +161,9 @@ class Link:
     @property
     def shared_names(self) -> list[str]:
         return list(dict.fromkeys(n for match in self.evidence for n in match.names))
+
+    def strongest_names(self, count: int = 3) -> list[str]:
+        """The names of its surest passages first: what a reader is told the link is
+        about."""
+        surest = sorted(self.evidence, key=lambda m: (-m.confidence, m.start))
+        return list(dict.fromkeys(n for match in surest for n in match.names))[:count]

@@ -15,6 +15,10 @@ class SiteTables(Connection):
     def source_feed(self, source: str) -> bytes | None:
         return self.value("SELECT body FROM source_feeds WHERE source = ?", source)
 
+    def sources_with_feed(self) -> set[str]:
+        """The sources that were read as a feed (RSS or Atom): a listener can subscribe."""
+        return {r[0] for r in self.db.execute("SELECT source FROM source_feeds")}
+
     def render_inputs(self) -> dict[str, str]:
         """episode id -> what its pages are made from, as a short text that changes when
         any of it does (transcript, links, chapters), for every transcribed episode."""

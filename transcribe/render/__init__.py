@@ -32,9 +32,11 @@ from .context import (
     Show,
     SiteContext,
     build_context,
+    language_name,
     paragraphs,
     same_story,
     show_key,
+    summary,
     when,
 )
 from .html import plain_text, safe_url, sanitize_html
@@ -104,7 +106,7 @@ class _Writer:
                     frozenset(words.split()),
                 )
             )
-        common = {"root": "", "site_title": self.options.title}
+        common = {"root": "", "site_title": self.options.title, "subscriptions": site.shows}
         index = self.env.get_template("index.html")
         listings = [page.listing() for page in site.pages]
         self._write("index.html", index.render(**common, shows=site.shows, episodes=listings))
@@ -149,8 +151,7 @@ class _Writer:
         if page.media_src.startswith("../media/"):
             _copy_media(Path(page.media_path), self.output / page.media_src.removeprefix("../"))
         description = sanitize_html(episode.content_html or episode.description)
-        summary = plain_text(episode.content_html or episode.description)
-        summary = summary[:297] + "…" if len(summary) > 300 else summary
+        short = summary(episode)
         page_url = f"{base}episodes/{episode.key}.html" if base else ""
         media_url = _absolute(page.media_src, page_url)
         html = self.env.get_template("episode.html").render(
@@ -160,7 +161,7 @@ class _Writer:
             show=page.show,
             transcript=transcript,
             description=description,
-            summary=summary,
+            summary=short,
             paragraphs=paragraphs(transcript.segments),
             links=self.catalog.links(episode.id),
             chapters=chapters,
@@ -174,12 +175,15 @@ class _Writer:
             else "",
             json_ld=json_ld(
                 episode,
-                summary,
+                short,
                 page_url,
                 media_url,
                 f"{base}shows/{page.show.key}.html" if base else "",
             ),
             made_with=_made_with(transcript.producer),
+            language=language_name(transcript.language),
+            subscribe=page.show.subscribe_href("../"),
+            subscribe_label=page.show.subscribe_label,
             lang=transcript.language or "en",
             **when(episode),
         )
@@ -248,6 +252,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["clock"] = clock
     env.filters["safe_url"] = safe_url
+    env.filters["is_web"] = lambda url: url.strip().lower().startswith(("http://", "https://"))
     return env
 
 

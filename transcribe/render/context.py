@@ -20,7 +20,7 @@ from ..catalog import Catalog
 from ..formats import FORMATS, clock
 from ..linking import days_apart
 from ..records import WINDOWS_RESERVED, Episode, Segment
-from .html import safe_url
+from .html import plain_text, safe_url
 from .syndication import EpisodeFiles
 
 HERE = Path(__file__).parent
@@ -46,6 +46,14 @@ class Show:
     title: str
     source: str
     episodes: list[Episode] = field(default_factory=list)
+    # where a listener subscribes: the site's feed with transcripts (under a base URL),
+    # else the publisher's feed, else the channel or playlist; and what the link says
+    subscribe: str = ""
+    subscribe_label: str = ""
+
+    def subscribe_href(self, root: str) -> str:
+        """The subscribe link from a page `root` away from the site's top."""
+        return root + self.subscribe if self.subscribe.startswith("feeds/") else self.subscribe
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class EpisodePage:
             "episode": self.episode,
             "show": self.show,
             "chapters": self.chapter_titles,
+            "summary": summary(self.episode, 200),
             **when(self.episode),
         }
 
@@ -87,6 +96,9 @@ def build_context(catalog: Catalog, output: Path, options: RenderOptions) -> Sit
     inputs = catalog.render_inputs()
     episodes = [e for e in catalog.episodes() if e.id in inputs]  # newest first
     shows = shows_of(episodes)
+    feeds = catalog.sources_with_feed()
+    for show in shows:
+        show.subscribe, show.subscribe_label = _subscribe(show, feeds, options)
     show_of = {e.id: show for show in shows for e in show.episodes}
     related = same_story(episodes, catalog.linked_articles())
     where = str(output.resolve())
@@ -192,6 +204,32 @@ def paragraphs(segments: list[Segment], seconds: float = 30.0) -> list[list[Segm
     return result
 
 
+def summary(episode: Episode, characters: int = 300) -> str:
+    """The publisher's description as plain text, cut at a word near `characters`."""
+    text = plain_text(episode.content_html or episode.description)
+    if len(text) <= characters:
+        return text
+    return text[:characters].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def language_name(code: str) -> str:
+    """ "en" -> "English" (Whisper's codes, named in English as the pages are written);
+    the code itself when it has no name."""
+    from babel import Locale
+
+    return Locale("en").languages.get(code, code) if code else ""
+
+
+def _subscribe(show: Show, feeds: set[str], options: RenderOptions) -> tuple[str, str]:
+    if options.site_url:
+        return f"feeds/{show.key}.xml", "Subscribe (RSS, with transcripts)"
+    if show.source in feeds:
+        return safe_url(show.source), "Subscribe (RSS)"
+    if show.source.startswith(("http://", "https://")):
+        return show.source, "Subscribe"
+    return "", ""
+
+
 def media_src(episode: Episode, media_path: str, options: RenderOptions) -> str:
     """Where the page's player finds the media: the publisher's URL, or (media = "copy")
     the copy the writer puts in the site."""
@@ -239,7 +277,7 @@ def _stamp(
             (other.key, other.title, other.published, other.show, other.kind, shared)
             for other, shared in related
         ],
-        [show.key, show.title],
+        [show.key, show.title, show.subscribe],
         media_path,
     ]
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()

@@ -51,4 +51,25 @@
   }
   window.addEventListener("hashchange", fromAddress);
   fromAddress();
+
+  // "Copy a link to this moment": the page's address at the player's time (#t=m:ss)
+  var moment = document.querySelector(".moment");
+  if (moment) {
+    var button = moment.querySelector("button"), said = moment.querySelector("output");
+    moment.hidden = false;
+    button.addEventListener("click", function () {
+      var t = Math.floor(player.currentTime || 0);
+      var h = Math.floor(t / 3600), m = Math.floor(t % 3600 / 60), s = t % 60;
+      var stamp = (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(s).padStart(2, "0");
+      var url = location.href.split("#")[0] + "#t=" + stamp;
+      function shown(text) { said.textContent = text; }
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(url).then(
+          function () { shown("Copied: " + url); },
+          function () { shown("Copy this link: " + url); });
+      } else {
+        shown("Copy this link: " + url);
+      }
+    });
+  }
 })();
