@@ -130,6 +130,9 @@ def test_network_faults_are_clear_errors_on_their_episodes_and_retried(media, tm
             assert state != "transcribed", name
             assert error and reason.lower() in error.lower(), (name, error)
             assert f"FAILED fetch: {name}:" in first.stdout
+        assert ", 6 failed" in first.stdout.splitlines()[0]  # the fetch line counts them
+        said = [line for line in (first.stdout + first.stderr).splitlines() if "404" in line]
+        assert len(said) == 1 and "could not download the audio" in said[0], said  # once
         assert took < 120  # the stall was cut by the timeout, not waited out
         assert leftovers(tmp_path) == []
         again = run_job(config)

@@ -233,7 +233,9 @@ def _download_once(
         os.replace(files[0], final)
         return final, duration
     except (YoutubeDLError, RequestError, ValueError, OSError) as e:
-        raise FetchError(f"{episode.media_url}: {_yt_dlp_reason(e)}") from e
+        raise FetchError(
+            f"{episode.media_url}: could not download the audio ({_yt_dlp_reason(e)})"
+        ) from e
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -58,11 +58,13 @@ class RunReport:
 
     def fail(self, what: str, stage: str, error: Exception) -> None:
         self.failures.append(Failure(what, stage, str(error)))
-        log.error("%s: %s failed: %s", what, stage, error)
+        # said once, in the run's summary (FAILED ...); here only under --verbose
+        log.debug("%s: %s failed: %s", what, stage, error)
 
     def lines(self) -> list[str]:
         """The summary a user reads after a run."""
-        lines = [self.fetch_line(), self.speech_line(), f"articles: {self.articles.summary()}"]
+        # in the order the stages run
+        lines = [self.fetch_line(), f"articles: {self.articles.summary()}", self.speech_line()]
         lines.append(self.linking_line())
         if self.chaptered:
             lines.append(self.chapters_line())
@@ -72,9 +74,15 @@ class RunReport:
             lines.append(f"FAILED {failure.stage}: {failure.what}: {failure.message}")
         return lines
 
+    @property
+    def fetch_failures(self) -> int:
+        """Sources that could not be listed and episodes whose media could not be had."""
+        return sum(f.stage in ("list", "fetch") for f in self.failures)
+
     def fetch_line(self) -> str:
         return (
             f"fetch: {self.listed} episodes listed, {self.new} new, {self.downloaded} downloaded"
+            + (f", {self.fetch_failures} failed" if self.fetch_failures else "")
             + (
                 f" ({self.already_fetched} already fetched, not downloaded again)"
                 if self.already_fetched

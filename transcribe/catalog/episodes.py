@@ -41,17 +41,34 @@ class EpisodeFailure:
 class CatalogSummary:
     """Counts for `transcribe status`."""
 
-    listed: int
-    fetched: int
-    transcribed: int
+    listed: int  # recorded, the media not downloaded yet
+    fetched: int  # downloaded, not transcribed yet
+    transcribed: int  # by Whisper or imported from the publisher
     failing: int
     episodes: int
     articles: int
     links: int
     linked_episodes: int
+    by_publisher: int = 0  # of the transcribed: the publisher's own transcripts
 
-    def rows(self) -> list[tuple[str, int]]:
-        return [(f.name.replace("_", " "), getattr(self, f.name)) for f in fields(self)]
+    def lines(self) -> list[str]:
+        """The counts as `transcribe status` shows them."""
+        whisper = self.transcribed - self.by_publisher
+        return [
+            f"episodes         {self.episodes}",
+            f"  to download    {self.listed}",
+            f"  to transcribe  {self.fetched}",
+            f"  transcribed    {self.transcribed}"
+            + (
+                f" (Whisper {whisper}, the publisher's {self.by_publisher})"
+                if self.transcribed
+                else ""
+            ),
+            f"  failing        {self.failing}",
+            f"articles         {self.articles}",
+            f"links            {self.links}"
+            + (f" (in {self.linked_episodes} episodes)" if self.links else ""),
+        ]
 
 
 class EpisodeTables(Connection):
@@ -160,6 +177,7 @@ class EpisodeTables(Connection):
             articles=self.value("SELECT count(*) FROM articles"),
             links=self.value("SELECT count(*) FROM links"),
             linked_episodes=self.value("SELECT count(DISTINCT episode_id) FROM links"),
+            by_publisher=self.value("SELECT count(*) FROM transcripts WHERE origin = 'publisher'"),
         )
 
 

@@ -183,8 +183,8 @@ def status(context: Context) -> None:
         counts = catalog.summary()
         failures = catalog.failures()
     click.echo(f"catalog: {path}")
-    for name, count in counts.rows():
-        click.echo(f"  {name:16} {count}")
+    for line in counts.lines():
+        click.echo(f"  {line}")
     for failure in failures:
         click.echo(
             f"  failing: {failure.title[:50]} [{failure.stage}] {failure.error}"
