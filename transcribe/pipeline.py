@@ -38,6 +38,11 @@ class Failure:
     stage: str
     message: str
 
+    def line(self) -> str:
+        """FAILED stage: what: why (a message that starts by naming it does not name it
+        again)."""
+        return f"FAILED {self.stage}: {self.what}: {self.message.removeprefix(self.what + ': ')}"
+
 
 @dataclass
 class RunReport:
@@ -71,7 +76,7 @@ class RunReport:
         if self.rendered:
             lines.append(f"render: {self.rendered.summary()}")
         for failure in self.failures:
-            lines.append(f"FAILED {failure.stage}: {failure.what}: {failure.message}")
+            lines.append(failure.line())
         return lines
 
     @property

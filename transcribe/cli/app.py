@@ -207,8 +207,8 @@ def cli(ctx: click.Context) -> None:
     or transcribed twice. The global options go before the command or after it.
 
     \b
-    Start with:  transcribe demo                     (the bundled demo, offline)
-                 transcribe run --config sources.toml
+    Start with:  transcribe demo                          (the bundled demo, offline)
+                 transcribe run --config my-sources.toml  (see the README's config)
     """
     configure_logging(ctx.ensure_object(Context))
 
@@ -227,7 +227,7 @@ def finish(lines: list[str], failures: list) -> None:
     for line in lines:
         click.echo(line)
     for failure in failures:
-        click.echo(f"FAILED {failure.stage}: {failure.what}: {failure.message}", err=True)
+        click.echo(failure.line(), err=True)
     if failures:
         sys.exit(1)
 
