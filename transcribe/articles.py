@@ -54,7 +54,9 @@ def names_in_the_news(catalog: Catalog, date: str, limit: int) -> list[str]:
     counts: Counter[str] = Counter()
     for article in articles:
         assert article.id is not None  # read from the catalog
-        counts.update(set(article_profile(catalog, article.id).names))
+        # each once, in the article's order: a set's order changes with every process's
+        # string hashing, and so would the tie order, the prompt and the words Whisper writes
+        counts.update(list(dict.fromkeys(article_profile(catalog, article.id).names)))
     names = [name for name, _ in counts.most_common()]
     terms = {name: catalog.tokenize(name) for name in names}
     catalog.refresh_term_stats()
