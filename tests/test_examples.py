@@ -67,3 +67,16 @@ def test_every_example_runs_as_written(example, demo_run, tmp_path, monkeypatch)
         return
     ran = CliRunner().invoke(cli, args)
     assert ran.exit_code == 0 and "no catalog" not in ran.output, (example, ran.output)
+
+
+def test_a_missing_catalog_points_to_the_demos(demo_run, tmp_path, monkeypatch):
+    """After `make run`, `transcribe status` (data/) says where the demo's catalog is."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "demo").symlink_to(demo_run[1] / "data")
+    status = CliRunner().invoke(cli, ["status"])
+    assert "no catalog at data/catalog.sqlite yet" in status.output
+    assert "the demo's is data/demo/catalog.sqlite: transcribe --data data/demo" in status.output
+    related = CliRunner().invoke(cli, ["related", str(ROOT / "README.md")])
+    assert related.exit_code == 1 and "the demo's is data/demo" in related.output
+    assert not (tmp_path / "data" / "catalog.sqlite").exists()
