@@ -4,6 +4,7 @@
     .venv/bin/python bench/linking.py --written    # the query texts, not spoken
     .venv/bin/python bench/linking.py --corpus 1 --explain   # Reuters; where misses ranked
     .venv/bin/python bench/linking.py --dense      # also dense and hybrid rankings
+    .venv/bin/python bench/linking.py --archive-sizes 6,24,100 --seeds 0,1   # small archives
 
 Corpora: ../shared/data/news/ukraine-war-dev.jsonl (224 articles; the defaults were chosen
 on it) and 2,000 stories of ../shared/data/news/reuters21578.jsonl (never tuned on), each
@@ -17,6 +18,12 @@ with the bundled tiny.en (cached in bench/.cache/linking). Printed: plain BM25's
 on absent stories; the calibration of `confidence` (a reliability table and its error);
 ten synthetic 20-minute episodes per corpus (precision and recall of the published links);
 and a table of both corpora against the targets.
+
+--archive-sizes measures instead what the size of the archive does to the decision: for each
+corpus, seed and size, that many articles drawn at random are indexed and calibrated; 40
+articles left out give the absent stories (one sentence, two or three sentences, written),
+and up to 40 indexed ones the present stories; printed: the share of absent stories that got
+a link, the highest confidence one got, and the share of present ones linked right.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -94,7 +102,18 @@ def main() -> None:
     parser.add_argument(
         "--explain", action="store_true", help="where each story an episode missed was ranked"
     )
+    parser.add_argument(
+        "--archive-sizes", help="comma-separated archive sizes: false links against size"
+    )
+    parser.add_argument("--seeds", default="0", help="with --archive-sizes: the draws")
     args = parser.parse_args()
+    if args.archive_sizes:
+        sizes = [int(n) for n in args.archive_sizes.split(",")]
+        seeds = [int(n) for n in args.seeds.split(",")]
+        for n, corpus in enumerate(CORPORA):
+            if not args.corpus or n in args.corpus:
+                by_archive_size(corpus, sizes, seeds)
+        return
     heard = "written" if args.written else "spoken with espeak-ng, transcribed by tiny.en"
     summary = []
     for n, corpus in enumerate(CORPORA):
@@ -194,6 +213,50 @@ def measure(corpus: Corpus, scratch: Path, args: argparse.Namespace, heard: str)
     )
     catalog.close()
     return figures
+
+
+def by_archive_size(corpus: Corpus, sizes: list[int], seeds: list[int]) -> None:
+    """False links for stories the archive does not hold, and right links for those it
+    does, as the archive grows (written queries: the decision, not Whisper, is measured)."""
+    from transcribe.linking import LinkingOptions, link_text
+    from transcribe.linking.prepare import prepare_index
+
+    options = LinkingOptions()
+    print(f"\n# {corpus.name}: the decision against the archive's size (written queries)\n")
+    print(
+        "| articles | seed | absent, 1 sentence: linked | highest confidence | absent, 2-3 "
+        "sentences: linked | highest confidence | present, 1 sentence: right | present, 2-3 "
+        "sentences: right |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    records = [r for r in corpus_records(corpus) if len(r["body"].split()) >= 120]
+    for seed in seeds:
+        drawn = random.Random(seed).sample(records, len(records))
+        for size in sizes:
+            indexed, absent = drawn[:size], drawn[size : size + 40]
+            with tempfile.TemporaryDirectory() as scratch:
+                source = Path(scratch) / corpus.path.name  # the urn: ids name the file
+                source.write_text("".join(json.dumps(r) + "\n" for r in indexed))
+                with Catalog(Path(scratch) / "catalog.sqlite") as catalog:
+                    ingest_articles(catalog, [str(source)])
+                    index = prepare_index(catalog, options)
+                    row = [str(size), str(seed)]
+                    for kind in ("b", "a"):
+                        surest = [
+                            max((link.confidence for link in links), default=0.0)
+                            for r in absent
+                            if (links := link_text(query_text(kind, r["body"], ""), index, options))
+                        ]
+                        linked = sum(c >= options.min_confidence for c in surest)
+                        row += [f"{linked / len(absent):.2f}", f"{max(surest, default=0):.2f}"]
+                    for kind in ("b", "a"):
+                        right = 0
+                        for r in indexed[:40]:
+                            links = link_text(query_text(kind, r["body"], ""), index, options)
+                            own = f"urn:{corpus.path.name}:{r['id']}"
+                            right += bool(links) and links[0].linked and links[0].article.url == own
+                        row.append(f"{right / min(40, size):.2f}")
+                    print("| " + " | ".join(row) + " |", flush=True)
 
 
 def rank_row(label: str, name: str, ranker, texts: dict[str, str], target: dict) -> None:
