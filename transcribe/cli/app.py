@@ -51,13 +51,16 @@ class Context:
         where it was looked for, and none is created."""
         path = self.config.catalog_path
         if not path.exists():
-            raise click.ClickException(
-                f"no catalog at {path} yet: transcribe run creates it{demo_hint(path)}"
-            )
+            raise click.ClickException(no_catalog(path))
         return Catalog(path, exclusive=exclusive)
 
 
 DEMO_DATA = Path("data/demo")  # where `transcribe demo` keeps its catalog, unless --data
+
+
+def no_catalog(path: Path) -> str:
+    """What a command that reads the catalog says when there is none at `path`."""
+    return f"no catalog at {path} yet: transcribe run creates it{demo_hint(path)}"
 
 
 def demo_hint(path: Path) -> str:
@@ -133,7 +136,7 @@ def _set_global(ctx: click.Context, param: click.Parameter, value: object) -> No
     run`)."""
     if value is None or value is False:
         return
-    context = ctx.find_object(Context) or ctx.ensure_object(Context)
+    context = ctx.ensure_object(Context)  # the command line's one, or made here
     setattr(context, param.name, value)
     if param.name in ("quiet", "verbose"):
         configure_logging(context)

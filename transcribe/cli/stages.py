@@ -19,6 +19,7 @@ from .app import (
     demo_hint,
     finish,
     log,
+    no_catalog,
     pass_context,
     run_and_report,
     speech_options,
@@ -177,7 +178,7 @@ def status(context: Context) -> None:
     """Show what the catalog holds: episodes by state, articles, links, failures."""
     path = context.config.catalog_path
     if not path.exists():
-        click.echo(f"no catalog at {path} yet: transcribe run creates it{demo_hint(path)}")
+        click.echo(no_catalog(path))  # a report: exit code 0
         return
     with context.catalog(exclusive=False) as catalog:  # a report may read during a run
         counts = catalog.summary()

@@ -39,7 +39,7 @@ from .context import (
     summary,
     when,
 )
-from .html import plain_text, safe_url, sanitize_html
+from .html import is_web, plain_text, safe_url, sanitize_html
 from .search import Searchable, index_scripts, text_script, vocabulary
 from .syndication import enriched_feed, json_ld, sitemap
 
@@ -252,7 +252,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["clock"] = clock
     env.filters["safe_url"] = safe_url
-    env.filters["is_web"] = lambda url: url.strip().lower().startswith(("http://", "https://"))
+    env.filters["is_web"] = is_web
     return env
 
 

@@ -36,6 +36,11 @@ def plain_text(html: str) -> str:
     return " ".join(unescape(nh3.clean(spaced, tags=set())).split())
 
 
+def is_web(url: str) -> bool:
+    """An http(s) address: one a reader can open (not a urn: id, a file or a script)."""
+    return url.strip().lower().startswith(("http://", "https://"))
+
+
 def safe_url(url: str) -> str:
     """A URL for an href: only http(s) and mailto; anything else becomes inert."""
     return url if urlparse(url.strip()).scheme.lower() in SAFE_SCHEMES else "#"

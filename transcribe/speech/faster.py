@@ -12,9 +12,8 @@ import numpy as np
 from ..errors import ModelNotFoundError
 from ..records import Segment, Word
 from . import SpeechOptions
+from .audio import SAMPLE_RATE
 from .models import resolve_ct2_model
-
-SAMPLE_RATE = 16000
 
 
 def pick_device(device: str, compute_type: str) -> tuple[str, str]:
