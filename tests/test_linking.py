@@ -462,3 +462,25 @@ def test_calibration_tells_half_its_mentions_two_to_a_passage():
     mixed = [Mention(n, f"story {n}") for n in range(8)]
     assert [t.article_ids for t in passages_told(mixed)] == [(0,), (1,), (2,), (3,), (4, 5), (6, 7)]
     assert passages_told(mixed)[-1].text == "story 6 story 7"
+
+
+def test_calibration_looks_up_a_story_left_out_as_one_the_archive_never_held(literal):
+    """Left out, an article's words count as printed one article less often, and a word
+    only it prints is unknown: a real absent story's own words match nothing and are no
+    part of what its best match covers, and so are the sampled ones'."""
+    from transcribe.linking.scorer import Scorer
+
+    scorer = Scorer(literal.articles)
+    harbour = next(n for n, a in literal.articles.by_id.items() if a.url.endswith("/harbour"))
+    said = "Ingrid Solberg is waiting for the council permit at Ellery."
+    reading = scorer.read(Passage(0.0, 0.0, said))
+    assert {"solberg", "permit", "council", "ellery"} <= set(reading.telling)
+    weights = dict(scorer.term_weight)
+    with scorer.without(frozenset({harbour})):
+        gone = scorer.again(reading)
+        assert "solberg" not in gone.telling and "permit" not in gone.telling
+        assert {"council", "ellery"} <= set(gone.telling)  # other stories print them
+        assert scorer.term_weight["ellery"] > weights["ellery"]  # rarer without one
+        assert scorer.term_weight["council"] == weights["council"]
+        assert all(c.article_id != harbour for c in scorer.score(gone, exclude={harbour}))
+    assert dict(scorer.term_weight) == weights and scorer.read(reading.passage) == reading

@@ -156,9 +156,11 @@ def calibrate(
         for leaving_out in range(len(passage.article_ids) + 1):
             for absent in map(frozenset, combinations(passage.article_ids, leaving_out)):
                 held = set(passage.article_ids) - absent
-                found = scorer.score(reading, exclude=absent)
+                with scorer.without(absent):
+                    seen = scorer.again(reading) if absent else reading
+                    found = scorer.score(seen, exclude=absent)
+                    telling = scorer.telling_weight(seen)
                 rows.extend((c.strength, c.article_id in held) for c in found)
                 if not held and not found:  # a story not held matches nothing: a score too
-                    nothing = MatchStrength(0.0, 0.0, scorer.telling_weight(reading), 0.0)
-                    rows.append((nothing, False))
+                    rows.append((MatchStrength(0.0, 0.0, telling, 0.0), False))
     return fit(rows)

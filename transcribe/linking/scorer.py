@@ -14,8 +14,9 @@ import functools
 import heapq
 import math
 import re
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections import ChainMap, Counter, defaultdict
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,7 @@ class Reading:
     """A passage as the scorer reads it."""
 
     passage: Passage
+    stems: list[str]  # its index terms, in order
     stem_of: dict[str, str]  # word as said -> index term
     said: dict[str, str]  # index term -> the word as first said
     telling: list[str]  # its telling words found in the index, once each
@@ -89,10 +91,10 @@ class Scorer:
         self.article_terms: dict[int, dict[str, int]] = {}  # term -> times printed
         self.article_norms: dict[int, float] = {}
         self.article_names: dict[int, str] = {}
-        self.frequencies: dict[str, int] = {}  # document frequencies met so far
-        self.name_weights: dict[str, float] = {}
+        self.frequencies: MutableMapping[str, int] = {}  # document frequencies met so far
+        self.name_weights: MutableMapping[str, float] = {}
         self.weights: dict[int, float] = {}  # document frequency -> weight
-        self.term_weight: dict[str, float] = {}  # term -> its weight, for the terms read
+        self.term_weight: MutableMapping[str, float] = {}  # the weights of the terms read
         self.postings: dict[str, list[int]] = {}  # a big archive's rare terms, once read
         # a term as it was said: the index's MATCH stems what it is given, and stemming a
         # stem again can change it ("hous" -> "hou"), so queries give the word as said
@@ -137,7 +139,7 @@ class Scorer:
         said = first_said(stem_of)
         for stem, word in said.items():
             self.said.setdefault(stem, word)
-        known = [t for t in telling if t in self.frequencies]
+        known = [t for t in telling if self.frequencies.get(t)]
         for term in known:
             if term not in self.term_weight:
                 self.term_weight[term] = self.weight(self.frequencies[term])
@@ -145,6 +147,7 @@ class Scorer:
         sentences = self._sentences(passage.text, stems, frozenset(known))
         return Reading(
             passage=passage,
+            stems=stems,
             stem_of=stem_of,
             said=said,
             telling=known,
@@ -170,6 +173,33 @@ class Scorer:
                 pieces.append((piece, frozenset(t for t in stems[at : at + count] if t in known)))
                 at += count
         return pieces
+
+    @contextmanager
+    def without(self, article_ids: frozenset[int]) -> Iterator[None]:
+        """Read and score as if these articles were not in the archive: the words they
+        print are that much less frequent, and a word only they print is one the archive
+        does not know (a story the archive does not hold has words of its own that match
+        nothing, and are no part of what a match covers). `again` reads a passage so."""
+        if not article_ids:
+            yield
+            return
+        self._load_profiles(list(article_ids))
+        printed = Counter(t for a in article_ids for t in self.article_terms[a])
+        fewer = {t: self.frequencies[t] - n for t, n in printed.items() if t in self.frequencies}
+        kept = (self.frequencies, self.term_weight, self.name_weights)
+        self.frequencies = ChainMap(fewer, kept[0])
+        self.term_weight = ChainMap({t: self.weight(f) for t, f in fewer.items() if f}, kept[1])
+        self.name_weights = {}
+        try:
+            yield
+        finally:
+            self.frequencies, self.term_weight, self.name_weights = kept
+
+    def again(self, reading: Reading) -> Reading:
+        """The passage read anew (inside `without`: with its articles' words unknown)."""
+        return self._reading(
+            reading.passage, reading.stems, distinct_telling(reading.stems, self.stopwords)
+        )
 
     def candidates(
         self, reading: Reading, exclude: frozenset[int] = frozenset()
