@@ -10,11 +10,12 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-EXPECTED = {  # episode -> words of the headlines of the articles it discusses
-    "millbrook-weekly-001": {"Harlow Bridge", "Flood Warning"},
-    "millbrook-weekly-002": {"Library Branch", "School Lunches"},
-    "millbrook-weekly-003": {"Marmots"},
+STORIES = {  # episode -> words of the headlines of the articles it discusses, in order
+    "millbrook-weekly-001": ["Harlow Bridge", "Flood Warning"],
+    "millbrook-weekly-002": ["Library Branch", "School Lunches"],
+    "millbrook-weekly-003": ["Marmots", "Harlow Bridge"],
 }
+EXPECTED = {episode: set(stories) for episode, stories in STORIES.items()}
 
 
 def test_the_demo_links_each_episode_to_its_stories_and_makes_chapters(demo_run):
@@ -30,8 +31,12 @@ def test_the_demo_links_each_episode_to_its_stories_and_makes_chapters(demo_run)
         assert matched, f"{episode} linked to {title!r}, which it does not discuss"
         found[episode].update(matched)
     assert found == EXPECTED
-    chapters = json.loads(
-        (tmp_path / "out" / "episodes" / "millbrook-weekly-003.chapters.json").read_text()
-    )
-    assert chapters["version"] == "1.2.0"
-    assert "Marmots" in chapters["chapters"][0]["title"] and chapters["chapters"][0]["url"]
+    for episode, stories in STORIES.items():  # each story a chapter, titled by its article
+        chapters = json.loads(
+            (tmp_path / "out" / "episodes" / f"{episode}.chapters.json").read_text()
+        )
+        assert chapters["version"] == "1.2.0"
+        titles = [chapter["title"] for chapter in chapters["chapters"]]
+        assert len(titles) == len(stories), titles
+        assert all(words in title for words, title in zip(stories, titles, strict=True)), titles
+        assert all(chapter["url"].startswith("https://") for chapter in chapters["chapters"])

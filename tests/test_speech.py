@@ -174,6 +174,7 @@ def test_a_chunk_whose_voice_changes_keeps_the_words_after_the_change(tmp_path, 
             SHARED / "speech" / row["file"] for row in csv.DictReader(manifest, delimiter="\t")
         ]
     script = json.loads((EXAMPLES / "episodes.json").read_text())["episodes"][0]["script"]
+    script = " ".join(script.split()[:160])  # its first minute
     parts = [*clips, speak(script, tmp_path / "episode.wav")]
     uniform = []
     for n, part in enumerate(parts):
