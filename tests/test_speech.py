@@ -220,6 +220,26 @@ def test_a_file_of_two_windows_loads_the_model_once_and_times_the_second(site, s
     assert 129.0 < words[0].start < 132.0  # heard in the second window, timed in the file
 
 
+@pytest.mark.parametrize("engine", ["faster-whisper", "openai-whisper"])
+def test_the_language_is_found_where_the_speech_is_not_in_a_silent_first_window(tmp_path, engine):
+    """Two minutes of quiet (a long intro, music), then German: a window with no speech
+    guesses no language, so the episode's language is found in the window that speaks."""
+    from transcribe.demo import speak
+
+    german = speak(
+        "Guten Morgen. Hier sind die Nachrichten aus der Stadt. Der Bahnhof wird im Sommer "
+        "umgebaut, und die Züge fahren dann über die alte Brücke.",
+        tmp_path / "german.wav",
+        voice="de",
+    )
+    late = tmp_path / "late.wav"
+    ffmpeg("-i", str(german), "-af", "adelay=130000", str(late))
+    transcript = transcribe_audio(late, SpeechOptions(engine=engine, model="base"))
+    assert transcript.language == "de", transcript.text
+    assert transcript.language_probability > 0.5
+    assert "bahnhof" in transcript.text.lower()
+
+
 @pytest.mark.parametrize("content", [b"", os.urandom(30_000)], ids=["empty", "random-bytes"])
 def test_broken_media_is_a_media_error(tmp_path, content, options):
     path = tmp_path / "broken.mp3"

@@ -180,8 +180,10 @@ def transcribe_audio(
     model: Any = None,
 ) -> Transcript:
     """Transcribe one audio or video file, a window of a few minutes at a time (memory stays
-    flat however long the episode): the language found in the first window holds for the
-    rest, and each window reads the end of the one before as its prompt.
+    flat however long the episode): the language found in the first window with speech
+    holds for the rest (a silent window or one of music guesses none: a guess from no
+    speech would hold for the whole episode), and each window reads the end of the one
+    before as its prompt.
     `on_progress(seconds_done, seconds_total)` is called as segments arrive. `glossary`:
     names to spell as given (they join the prompt of every window); `model`: the loaded
     model (load_model), else loaded here. Raises MediaError for unreadable media,
@@ -199,11 +201,11 @@ def transcribe_audio(
     segments: list[Segment] = []
     language, probability, heard = options.language, 1.0, 0.0
     for window in windows(path):
-        found, language, detected = runner.transcribe_window(
+        found, heard_in, detected = runner.transcribe_window(
             model, window.samples, options, language, _prompt(options, segments, glossary or [])
         )
-        if window.offset == 0:
-            probability = 1.0 if options.language else detected
+        if not language and heard_in:
+            language, probability = heard_in, detected
         for segment in found:
             segments.append(_shifted(segment, window.offset))
             if on_progress:

@@ -66,11 +66,12 @@ MIN_SPARSE_S = 4.0
 
 def _in_chunks(
     model: Any, samples: np.ndarray, options: SpeechOptions, settings: dict
-) -> tuple[list[Any], Any]:
+) -> tuple[list[Any], Any | None]:
     """The window's speech (VAD) cut at pauses into chunks of up to 30 s, each decoded on
     its own, options.batch_size at once (faster-whisper's batched pipeline): measured on
     four real calls, fewer words lost than decoding the window in 30-s seeks, and faster.
-    A chunk whose words come back too sparse is decoded again alone (see SPARSE)."""
+    A chunk whose words come back too sparse is decoded again alone (see SPARSE). No
+    segments and no info when the VAD hears no speech."""
     from faster_whisper import BatchedInferencePipeline
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
@@ -78,9 +79,8 @@ def _in_chunks(
         samples, VadOptions(**options.vad_settings(), max_speech_duration_s=30)
     )
     chunks = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in speech]
-    if not chunks:  # nothing to hear: the plain path, which says so in the same terms
-        segments, info = model.transcribe(samples, **settings)
-        return list(segments), info
+    if not chunks:  # nothing to hear, and no language to guess from it
+        return [], None
     # one pipeline per window: it keeps state between calls, and windows of episodes run
     # side by side in threads
     segments, info = BatchedInferencePipeline(model).transcribe(
@@ -162,8 +162,12 @@ def transcribe_window(
     )
     if options.chunks and options.vad:
         raw_segments, info = _in_chunks(model, samples, options, settings)
+        if info is None:  # no speech: the language stays to be found in a later window
+            return iter(()), language, 0.0
     else:
         raw_segments, info = model.transcribe(samples, **settings)
+        if options.vad and not info.duration_after_vad:  # as above
+            return iter(()), language, 0.0
     segments = (
         Segment(
             start=round(float(s.start), 3),

@@ -73,11 +73,11 @@ def transcribe_window(
     prompt: str,
 ) -> tuple[Iterator[Segment], str, float]:
     audio, speech_map = _speech_only(samples, options) if options.vad else (samples, None)
+    if len(audio) == 0:  # no speech: the language stays to be found in a later window
+        return iter(()), language, 0.0
     probability = 1.0
     if not language:
         language, probability = _language(model, audio)
-    if len(audio) == 0:
-        return iter(()), language, probability
     result = model.transcribe(
         audio,
         language=language,
