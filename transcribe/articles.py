@@ -267,7 +267,7 @@ def _canonical_url(tree) -> str:  # noqa: ANN001 - an lxml tree
     """The page's own <link rel="canonical">: the article's identity across mirrors."""
     hrefs = tree.xpath("//link[@rel='canonical']/@href")
     href = str(hrefs[0]).strip() if hrefs else ""
-    return href if href.startswith(("http://", "https://")) else ""
+    return href if http.is_web(href) else ""
 
 
 def html_to_text(html: str) -> str:

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 from .errors import ParseError
+from .http import is_web
 from .linking import ArticleIndex, Passage, passages, stopword_terms, telling_terms
 from .linking.index import tokenize_all
 from .records import Chapter, Link, Transcript
@@ -151,7 +152,7 @@ def _end(value: object, start: float) -> float | None:
 def _web_url(value: object) -> str:
     """Only http(s) links travel from the publisher's file into ours."""
     url = str(value or "").strip()
-    return url if url.startswith(("http://", "https://")) else ""
+    return url if is_web(url) else ""
 
 
 def _boundaries(blocks: list[Passage], counts: list[Counter], options: ChapterOptions) -> list[int]:

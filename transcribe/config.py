@@ -15,6 +15,7 @@ from typing import Any, get_type_hints
 
 from .chapters import ChapterOptions
 from .errors import ConfigError
+from .http import is_web
 from .linking import LinkingOptions
 from .render import RenderOptions
 from .speech import ENGINES, SpeechOptions, missing_engine
@@ -164,7 +165,7 @@ def validate(config: Config) -> None:
             "nor a model folder"
         )
     base_url = config.render.base_url
-    if base_url and not base_url.startswith(("http://", "https://")):
+    if base_url and not is_web(base_url):
         raise ConfigError(
             f"render.base_url: {base_url!r} needs its scheme, e.g. https://{base_url.split('://')[-1]}"
         )

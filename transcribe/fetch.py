@@ -271,7 +271,7 @@ def _is_info_json(episode: Episode) -> bool:
 
 
 def _check_scheme(url: str, allow_file_urls: bool, local_info: bool = False) -> None:
-    if local_info or url.startswith(("http://", "https://")):
+    if local_info or http.is_web(url):
         return
     if url.startswith("file:") and allow_file_urls:
         return

@@ -17,6 +17,11 @@ USER_AGENT = "transcribe/0.1 (+podcast transcript companion)"
 MAX_BYTES = 50 * 1024 * 1024  # a feed or page larger than this is refused
 
 
+def is_web(url: str) -> bool:
+    """An http(s) address, the only kind published or followed from untrusted content."""
+    return url.startswith(("http://", "https://"))
+
+
 @dataclass(frozen=True)
 class Response:
     url: str  # after redirects

@@ -25,6 +25,7 @@ import jinja2
 from ..catalog import Catalog
 from ..files import copy_atomic, sweep_temporaries, write_atomic
 from ..formats import FORMATS, clock, json_chapters
+from ..http import is_web
 from .context import (
     STATIC,
     EpisodePage,
@@ -39,7 +40,7 @@ from .context import (
     summary,
     when,
 )
-from .html import is_web, plain_text, safe_url, sanitize_html
+from .html import plain_text, reads_as_web, safe_url, sanitize_html
 from .search import Searchable, index_scripts, text_script, vocabulary
 from .syndication import enriched_feed, json_ld, sitemap
 
@@ -170,9 +171,7 @@ class _Writer:
             media_src=page.media_src,
             media_url=media_url,
             page_url=page_url,
-            image=safe_url(episode.image)
-            if episode.image.startswith(("http://", "https://"))
-            else "",
+            image=safe_url(episode.image) if is_web(episode.image) else "",
             json_ld=json_ld(
                 episode,
                 short,
@@ -229,7 +228,7 @@ def _copy_media(source: Path, target: Path) -> None:
 
 def _absolute(src: str, page_url: str) -> str:
     """The media's absolute URL: as given, or relative to the page's."""
-    if src.startswith(("http://", "https://")):
+    if is_web(src):
         return src
     if page_url and src.startswith("../"):
         return page_url.rsplit("/", 2)[0] + "/" + src[3:]
@@ -252,7 +251,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["clock"] = clock
     env.filters["safe_url"] = safe_url
-    env.filters["is_web"] = is_web
+    env.filters["reads_as_web"] = reads_as_web
     return env
 
 

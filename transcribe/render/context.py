@@ -20,7 +20,7 @@ from ..catalog import Catalog
 from ..formats import FORMATS, clock
 from ..linking import days_apart
 from ..records import WINDOWS_RESERVED, Episode, Segment
-from .html import is_web, plain_text, safe_url
+from .html import plain_text, reads_as_web, safe_url
 from .syndication import EpisodeFiles
 
 HERE = Path(__file__).parent
@@ -225,7 +225,7 @@ def _subscribe(show: Show, feeds: set[str], options: RenderOptions) -> tuple[str
         return f"feeds/{show.key}.xml", "Subscribe (RSS, with transcripts)"
     if show.source in feeds:
         return safe_url(show.source), "Subscribe (RSS)"
-    if is_web(show.source):
+    if reads_as_web(show.source):
         return show.source, "Subscribe"
     return "", ""
 

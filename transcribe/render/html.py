@@ -10,6 +10,8 @@ from urllib.parse import urlparse
 import nh3
 from markupsafe import Markup
 
+from ..http import is_web
+
 ALLOWED_TAGS = {"a", "p", "br", "em", "strong", "i", "b", "ul", "ol", "li", "blockquote", "code"}
 SAFE_SCHEMES = {"http", "https", "mailto"}
 _BLOCK_START = re.compile(r"<(?=/?(?:p|br|li|div|blockquote|h[1-6]|tr|td)\b)", re.IGNORECASE)
@@ -36,9 +38,10 @@ def plain_text(html: str) -> str:
     return " ".join(unescape(nh3.clean(spaced, tags=set())).split())
 
 
-def is_web(url: str) -> bool:
-    """An http(s) address: one a reader can open (not a urn: id, a file or a script)."""
-    return url.strip().lower().startswith(("http://", "https://"))
+def reads_as_web(url: str) -> bool:
+    """An http(s) address as a browser reads it, spaces and case aside: one a reader can
+    open (not a urn: id, a file or a script)."""
+    return is_web(url.strip().lower())
 
 
 def safe_url(url: str) -> str:

@@ -21,6 +21,7 @@ from lxml import etree
 from markupsafe import Markup
 
 from ..feeds import NotAFeedError, parse_feed, read_xml
+from ..http import is_web
 from ..records import Episode
 
 PODCAST = "https://podcastindex.org/namespace/1.0"
@@ -146,7 +147,7 @@ def _rfc822(iso: str) -> str:
 
 def _is_media_file(url: str) -> bool:
     path = urlparse(url).path.lower()
-    return url.startswith(("http://", "https://")) and path.endswith(
+    return is_web(url) and path.endswith(
         (".mp3", ".m4a", ".ogg", ".opus", ".wav", ".mp4", ".webm", ".aac")
     )
 
@@ -203,7 +204,7 @@ def json_ld(
 
 
 def _web(url: str) -> str:
-    return url if url.startswith(("http://", "https://")) else ""
+    return url if is_web(url) else ""
 
 
 def _iso_duration(seconds: float | None) -> str:
