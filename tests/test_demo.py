@@ -40,3 +40,23 @@ def test_the_demo_links_each_episode_to_its_stories_and_makes_chapters(demo_run)
         assert len(titles) == len(stories), titles
         assert all(words in title for words, title in zip(stories, titles, strict=True)), titles
         assert all(chapter["url"].startswith("https://") for chapter in chapters["chapters"])
+
+
+def test_each_demo_episode_one_voice_is_one_speaker_in_the_catalog_files_and_page(demo_run):
+    """The demo's episodes are read by one espeak-ng voice: one speaker, never two."""
+    result, tmp_path = demo_run
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(tmp_path / "data" / "catalog.sqlite") as db:
+        found = dict(db.execute("SELECT episode_id, turns FROM speaker_turns"))
+        speakers = db.execute("SELECT DISTINCT episode_id, speaker FROM segments").fetchall()
+    assert set(found) == set(STORIES)
+    assert all(
+        {t["speaker"] for t in json.loads(turns)} == {"Speaker 1"} for turns in found.values()
+    )
+    assert sorted(speakers) == sorted((episode, "Speaker 1") for episode in STORIES)
+    for episode in STORIES:
+        page = (tmp_path / "out" / "episodes" / f"{episode}.html").read_text()
+        assert page.count('<span class="who">Speaker 1</span>') == 1
+        assert (tmp_path / "out" / "episodes" / f"{episode}.srt").read_text().count(
+            "Speaker 1:"
+        ) == 1

@@ -60,7 +60,16 @@ def test_a_stage_that_fails_is_one_failure_and_the_other_episodes_and_stages_go_
     from transcribe.records import Article, Episode, Segment, Transcript
 
     feed = "https://feeds.example/show.xml"
-    config = parse_config({"data": "data", "output": "site", "sources": [{"url": feed}]}, tmp_path)
+    # the media are stand-ins (no audio to find speakers in), so the speakers stage is off
+    config = parse_config(
+        {
+            "data": "data",
+            "output": "site",
+            "sources": [{"url": feed}],
+            "speech": {"speakers": "off"},
+        },
+        tmp_path,
+    )
     monkeypatch.setattr(pipeline, "fetch_episodes", lambda *args: None)  # listed already
     stories = {
         "harbour": "Harbourmaster Ingrid Solberg at Port Ellery waits for the Coastal "

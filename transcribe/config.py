@@ -18,7 +18,7 @@ from .errors import ConfigError
 from .http import is_web
 from .linking import LinkingOptions
 from .render import RenderOptions
-from .speech import ENGINES, SpeechOptions, missing_engine
+from .speech import ENGINES, SPEAKERS, SpeechOptions, missing_engine
 from .speech.models import english_only, unknown_model
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,7 @@ def validate(config: Config) -> None:
         raise ConfigError(f"speech.engine: {problem}")
     _choice(speech.device, DEVICES, "speech.device")
     _choice(speech.compute_type, COMPUTE_TYPES, "speech.compute_type")
+    _choice(speech.speakers, SPEAKERS, "speech.speakers")
     if problem := unknown_model(speech.model):
         raise ConfigError(f"speech.model: {problem}")
     _check_language(speech.language, speech.model, "speech.language")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from .errors import TranscribeError
+from .records import Turn
 
 if TYPE_CHECKING:
     from .pipeline import RunReport
@@ -87,6 +88,40 @@ def speak(text: str, target: Path, voice: str = "en-us", speed: int = 165) -> Pa
         ffmpeg("-i", str(wav), "-ac", "1", str(partial_file))
         shutil.move(partial_file, target)
     return target
+
+
+def converse(lines: list[tuple[str, str]], target: Path, pause: float = 0.5) -> list[Turn]:
+    """Speak a conversation, (voice, text) a turn, into one audio file (each voice an
+    espeak-ng voice, a pause between turns); returns who spoke when, each turn's speaker
+    named by its voice. Cached: an existing target keeps its turns beside it."""
+    import wave
+
+    turns_file = target.with_name(target.name + ".turns.json")
+    if target.exists() and turns_file.exists():
+        return [Turn(**t) for t in json.loads(turns_file.read_text())]
+    frames, turns, at, rate = [], [], 0.0, 22050
+    with tempfile.TemporaryDirectory() as scratch:
+        for n, (voice, text) in enumerate(lines):
+            with wave.open(str(speak(text, Path(scratch) / f"{n}.wav", voice))) as part:
+                rate = part.getframerate()
+                audio = part.readframes(part.getnframes())
+            seconds = len(audio) / 2 / rate
+            turns.append(Turn(round(at, 3), round(at + seconds, 3), voice))
+            silence = b"\0\0" * int(pause * rate)
+            frames += [audio, silence]
+            at += seconds + len(silence) / 2 / rate
+        joined = Path(scratch) / "conversation.wav"
+        with wave.open(str(joined), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes(b"".join(frames))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        encoded = Path(scratch) / f"encoded{target.suffix}"
+        ffmpeg("-i", str(joined), "-ac", "1", str(encoded))
+        shutil.move(encoded, target)
+    turns_file.write_text(json.dumps([t.__dict__ for t in turns]))
+    return turns
 
 
 def write_feed(

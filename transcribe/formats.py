@@ -115,18 +115,34 @@ def captions(transcript: Transcript) -> list[Caption]:
     cue is a short tail, each timed by its words. A cue that would flash (under
     MIN_CAPTION_S) joins its neighbour when both fit one cue, else it stays on screen
     longer, as far as its neighbours leave room."""
-    cues = [cue for segment in _cues(transcript) for cue in _segment_cues(_said(segment))]
+    cues = []
+    for segment, named in _named(_cues(transcript)):
+        # the speaker's name opens the first caption of a turn, packed as its first word
+        said = _said(segment)
+        if named and said:
+            said.insert(0, _Said(f"{_cue_text(segment.speaker)}:", said[0].start, said[0].start))
+        segment_cues = _segment_cues(said)
+        cues += [(segment.speaker, cue) for cue in segment_cues]
     cues = _joined_when_short(cues)
     timed = []
-    for n, cue in enumerate(cues):
+    for n, (_, cue) in enumerate(cues):
         start, end = cue[0].start, max(cue[-1].end, cue[0].start)
         if end - start < MIN_CAPTION_S:
-            after = cues[n + 1][0].start if n + 1 < len(cues) else math.inf
+            after = cues[n + 1][1][0].start if n + 1 < len(cues) else math.inf
             end = max(end, min(start + MIN_CAPTION_S, after))
             before = timed[-1].end if timed else 0.0
             start = min(start, max(end - MIN_CAPTION_S, before))
         timed.append(Caption(start, end, _lines(" ".join(w.text for w in cue))))
     return timed
+
+
+def _named(cues: list[Segment]) -> list[tuple[Segment, bool]]:
+    """Each cue, and whether it opens a speaker's turn (its speaker's name goes before it)."""
+    found, previous = [], ""
+    for cue in cues:
+        found.append((cue, bool(cue.speaker) and cue.speaker != previous))
+        previous = cue.speaker
+    return found
 
 
 def _said(segment: Segment) -> list[_Said]:
@@ -173,15 +189,22 @@ def _fits(cue: list[_Said], width: int = CAPTION_LINE * CAPTION_LINES) -> bool:
     return len(text) <= width and len(_lines(text)) <= CAPTION_LINES
 
 
-def _joined_when_short(cues: list[list[_Said]]) -> list[list[_Said]]:
+def _joined_when_short(
+    cues: list[tuple[str, list[_Said]]],
+) -> list[tuple[str, list[_Said]]]:
     """A cue heard in under MIN_CAPTION_S joins the one before it, or else the one after
-    it, when the two fit one cue."""
-    joined: list[list[_Said]] = []
-    for cue in cues:
-        if joined and (_short(cue) or _short(joined[-1])) and _fits(joined[-1] + cue):
-            joined[-1] = joined[-1] + cue
+    it, when the two fit one cue and one speaker says both."""
+    joined: list[tuple[str, list[_Said]]] = []
+    for speaker, cue in cues:
+        if (
+            joined
+            and joined[-1][0] == speaker
+            and (_short(cue) or _short(joined[-1][1]))
+            and _fits(joined[-1][1] + cue)
+        ):
+            joined[-1] = (speaker, joined[-1][1] + cue)
         else:
-            joined.append(cue)
+            joined.append((speaker, cue))
     return joined
 
 
@@ -213,7 +236,9 @@ class TextWriter(Writer):
     media_type = "text/plain"
 
     def write(self, transcript: Transcript, file: TextIO) -> None:
-        for cue in _cues(transcript):
+        for n, (cue, named) in enumerate(_named(_cues(transcript))):
+            if named:  # a turn: a blank line, then the speaker's name
+                file.write(("\n" if n else "") + f"{_cue_text(cue.speaker)}: ")
             file.write(cue.text.strip() + "\n")
 
 

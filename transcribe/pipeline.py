@@ -1,4 +1,4 @@
-"""The job: fetch -> articles -> speech -> linking -> chapters -> render, over the catalog.
+"""The job: fetch -> articles -> speech -> speakers -> linking -> chapters -> render, over the catalog.
 
 Each stage function does its work for every episode that needs it and records the outcome
 in the catalog. A failure on one episode is recorded on that episode (and retried by the
@@ -25,6 +25,7 @@ from .linking import link_transcript, published_links
 from .linking.prepare import prepare_index, profile_articles
 from .records import Chapter, Episode, Transcript
 from .render import RenderReport, render_site
+from .speakers import assign_speakers, find_turns, speaker_options
 from .speech import plan
 from .speech.pool import SpeechJob, transcribe_all
 from .speech.publisher import current_producers, publisher_transcript
@@ -54,6 +55,7 @@ class RunReport:
     imported: int = 0  # of those, the publisher's own transcripts
     already_transcribed: int = 0
     audio_seconds: float = 0.0
+    diarized: int = 0  # episodes whose speakers were found
     articles: IngestReport = field(default_factory=IngestReport)
     linked: int = 0
     links: int = 0
@@ -70,6 +72,8 @@ class RunReport:
         """The summary a user reads after a run."""
         # in the order the stages run
         lines = [self.fetch_line(), f"articles: {self.articles.summary()}", self.speech_line()]
+        if self.diarized:
+            lines.append(f"speakers: {self.diarized} episodes")
         lines.append(self.linking_line())
         if self.chaptered:
             lines.append(self.chapters_line())
@@ -126,6 +130,7 @@ def run_job(config: Config, catalog: Catalog) -> RunReport:
         report.failures.append(Failure("articles", "articles", error))
     profile_articles(catalog)  # the glossary and the linker read the articles' names from these
     transcribe_episodes(config, catalog, report)
+    find_speakers(config, catalog, report)
     outline_chapters(config, catalog, report)  # the linker retrieves per chapter
     link_episodes(config, catalog, report)
     chapter_episodes(config, catalog, report)  # each chapter given its article
@@ -224,6 +229,45 @@ def _speech_job(
 def _save(catalog: Catalog, report: RunReport, episode_id: str, transcript: Transcript) -> None:
     catalog.save_transcript(episode_id, transcript)
     report.transcribed += 1
+
+
+def find_speakers(config: Config, catalog: Catalog, report: RunReport) -> None:
+    """Who speaks when in each episode Whisper transcribed (a publisher's transcript keeps
+    its own speakers), found from its media and given to its words; only those whose
+    transcript or settings changed."""
+    due = []
+    for episode in _in_config(config, catalog.episodes(TRANSCRIBED)):
+        options = speaker_options(config.speech_for(episode.source))
+        producer = f"{options.producer()};transcript={catalog.transcript_producer(episode.id)}"
+        if options.speakers != "off" and catalog.speakers_producer(episode.id) != producer:
+            due.append((episode, options, producer))
+    if not due:
+        return
+    minutes = progress.bar(
+        round(sum(e.duration or 0 for e, _, _ in due) / 60, 1), "speakers", unit="min"
+    )
+    with minutes:
+        for episode, options, producer in due:
+            with _recorded(report, episode.id, "speakers", catalog):
+                transcript = catalog.transcript(episode.id)
+                assert transcript is not None  # the episode is in the transcribed state
+                if transcript.origin != "whisper":
+                    continue
+                media = Path(catalog.progress(episode.id).media_path)
+                if not media.is_file():
+                    raise MediaError(f"{media} is missing; the speakers are found when it is back")
+                done = minutes.n
+                found = find_turns(
+                    media,
+                    options,
+                    progress=lambda s, at=done: minutes.update(at + s / 60 - minutes.n),
+                )
+                labelled = assign_speakers(transcript, found.turns)
+                voiceprints = {
+                    k: [round(float(x), 5) for x in v] for k, v in found.voiceprints.items()
+                }
+                catalog.save_speakers(episode.id, labelled, found.turns, voiceprints, producer)
+                report.diarized += 1
 
 
 def outline_chapters(config: Config, catalog: Catalog, report: RunReport) -> None:

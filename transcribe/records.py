@@ -89,6 +89,15 @@ class Segment:
     speaker: str = ""  # when the publisher's transcript names one
 
 
+@dataclass(frozen=True)
+class Turn:
+    """A stretch of the episode one speaker holds (the speakers stage's finding)."""
+
+    start: float
+    end: float
+    speaker: str  # "Speaker 1", ... or the name the evidence gives
+
+
 @dataclass
 class Transcript:
     segments: list[Segment]

@@ -227,6 +227,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE article_profiles ADD COLUMN norm REAL NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        # who spoke when (the speakers stage): the turns, each speaker's mean voiceprint
+        # (to know a show's voices again), and what produced them; the segments carry the
+        # speaker of their words
+        "0014_speaker_turns",
+        """
+        CREATE TABLE speaker_turns (
+            episode_id TEXT PRIMARY KEY REFERENCES episodes(id) ON DELETE CASCADE,
+            turns TEXT NOT NULL,
+            voiceprints TEXT NOT NULL,
+            producer TEXT NOT NULL,
+            made_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

@@ -21,12 +21,13 @@ class SiteTables(Connection):
 
     def render_inputs(self) -> dict[str, str]:
         """episode id -> what its pages are made from, as a short text that changes when
-        any of it does (transcript, links, chapters), for every transcribed episode."""
+        any of it does (transcript, speakers, links, chapters), for every transcribed episode."""
         rows = self.db.execute(
-            "SELECT t.episode_id, t.created_at, t.producer, l.linked_at, c.made_at"
+            "SELECT t.episode_id, t.created_at, t.producer, l.linked_at, c.made_at, s.made_at"
             " FROM transcripts t"
             " LEFT JOIN link_runs l ON l.episode_id = t.episode_id"
             " LEFT JOIN chapter_runs c ON c.episode_id = t.episode_id"
+            " LEFT JOIN speaker_turns s ON s.episode_id = t.episode_id"
         )
         return {row[0]: "|".join(str(v) for v in row[1:]) for row in rows}
 

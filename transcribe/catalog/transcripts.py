@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from ..records import Segment, Transcript, Word
+from ..records import Segment, Transcript, Turn, Word
 from .connection import Connection, now
 from .episodes import TRANSCRIBED
 
@@ -15,6 +15,7 @@ class TranscriptTables(Connection):
         """Replace the episode's transcript and move it to the transcribed state."""
         with self.atomic():
             self.db.execute("DELETE FROM transcripts WHERE episode_id = ?", (episode_id,))
+            self.db.execute("DELETE FROM speaker_turns WHERE episode_id = ?", (episode_id,))
             self.db.execute(
                 "INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -27,26 +28,65 @@ class TranscriptTables(Connection):
                     now(),
                 ),
             )
-            self.db.executemany(
-                "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        episode_id,
-                        i,
-                        s.start,
-                        s.end,
-                        s.text,
-                        json.dumps([asdict(w) for w in s.words]),
-                        s.speaker,
-                    )
-                    for i, s in enumerate(transcript.segments)
-                ),
-            )
+            self._write_segments(episode_id, transcript.segments)
             self.db.execute(
                 "UPDATE episodes SET state = ?, error = '', error_stage = '' WHERE id = ?",
                 (TRANSCRIBED, episode_id),
             )
+
+    def _write_segments(self, episode_id: str, segments: list[Segment]) -> None:
+        self.db.execute("DELETE FROM segments WHERE episode_id = ?", (episode_id,))
+        self.db.executemany(
+            "INSERT INTO segments (episode_id, idx, start, end, text, words, speaker)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    episode_id,
+                    i,
+                    s.start,
+                    s.end,
+                    s.text,
+                    json.dumps([asdict(w) for w in s.words]),
+                    s.speaker,
+                )
+                for i, s in enumerate(segments)
+            ),
+        )
+
+    def save_speakers(
+        self,
+        episode_id: str,
+        transcript: Transcript,
+        turns: list[Turn],
+        voiceprints: dict[str, list[float]],
+        producer: str,
+    ) -> None:
+        """The speakers stage's finding: the turns and voiceprints, and the transcript's
+        segments as split by speaker (its words, text and stamp unchanged)."""
+        with self.atomic():
+            self._write_segments(episode_id, transcript.segments)
+            self.db.execute(
+                "INSERT OR REPLACE INTO speaker_turns VALUES (?, ?, ?, ?, ?)",
+                (
+                    episode_id,
+                    json.dumps([asdict(t) for t in turns]),
+                    json.dumps(voiceprints),
+                    producer,
+                    now(),
+                ),
+            )
+            self.db.execute(  # a failure of this stage, recorded before, is over
+                "UPDATE episodes SET error = '', error_stage = ''"
+                " WHERE id = ? AND error_stage = 'speakers'",
+                (episode_id,),
+            )
+
+    def turns(self, episode_id: str) -> list[Turn]:
+        found = self.value("SELECT turns FROM speaker_turns WHERE episode_id = ?", episode_id)
+        return [Turn(**t) for t in json.loads(found)] if found else []
+
+    def speakers_producer(self, episode_id: str) -> str | None:
+        return self.value("SELECT producer FROM speaker_turns WHERE episode_id = ?", episode_id)
 
     def transcript(self, episode_id: str, words: bool = True) -> Transcript | None:
         """The episode's transcript; `words=False` leaves out the word timings (reading

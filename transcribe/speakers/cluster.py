@@ -1,0 +1,116 @@
+"""Voiceprints -> speakers: spectral clustering of their cosine affinities, the number of
+speakers read from the eigengap of the graph's Laplacian (as 3D-Speaker and SpeechBrain do),
+then tiny clusters folded into their nearest and near-identical ones merged."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Each voiceprint keeps its strongest affinities only: this share of the others, and never
+# fewer than MIN_NEIGHBOURS (3D-Speaker's published diarization recipe)
+KEEP_SHARE = 0.012
+MIN_NEIGHBOURS = 6
+MIN_CLUSTER = 4  # pieces (of 1.5 s, every 0.75 s): a speaker heard for under ~3 s is folded in
+MERGE_COSINE = 0.875  # two speakers whose mean voiceprints are this alike are one
+SINGLE_BELOW = 10  # so few pieces are one speaker: too few to tell a structure
+
+
+def cluster(vectors: np.ndarray, max_speakers: int = 8, min_speakers: int = 1) -> np.ndarray:
+    """A speaker number for each unit-length voiceprint (rows of `vectors`), numbered from 0
+    in order of first appearance."""
+    count = len(vectors)
+    if count < SINGLE_BELOW or max_speakers <= 1:
+        return np.zeros(count, dtype=int)
+    affinity = _pruned_affinity(vectors)
+    laplacian = np.diag(affinity.sum(axis=1)) - affinity
+    values, eigenvectors = np.linalg.eigh(laplacian)
+    most = min(max_speakers, count - 1)
+    gaps = np.diff(values[min_speakers - 1 : most + 1])
+    speakers = int(np.argmax(gaps)) + min_speakers
+    labels = _kmeans(eigenvectors[:, :speakers], speakers)
+    labels = _fold_small(labels, vectors)
+    labels = _merge_alike(labels, vectors)
+    return _by_first_appearance(labels)
+
+
+def _pruned_affinity(vectors: np.ndarray) -> np.ndarray:
+    similarity = vectors @ vectors.T
+    count = len(vectors)
+    keep = max(MIN_NEIGHBOURS, int(KEEP_SHARE * count))
+    weakest = np.argsort(similarity, axis=1)[:, : max(0, count - keep)]
+    pruned = similarity.copy()
+    np.put_along_axis(pruned, weakest, 0.0, axis=1)
+    pruned = 0.5 * (pruned + pruned.T)
+    np.fill_diagonal(pruned, 0.0)
+    return np.clip(pruned, 0.0, None)
+
+
+def _kmeans(points: np.ndarray, k: int, restarts: int = 10, rounds: int = 100) -> np.ndarray:
+    """Lloyd's k-means with k-means++ seeding, best of `restarts`; seeded, so a rerun gives
+    the same speakers."""
+    if k <= 1:
+        return np.zeros(len(points), dtype=int)
+    rng = np.random.default_rng(0)
+    best, best_cost = np.zeros(len(points), dtype=int), np.inf
+    for _ in range(restarts):
+        centres = [points[rng.integers(len(points))]]
+        for _ in range(1, k):
+            distance = np.min([((points - c) ** 2).sum(axis=1) for c in centres], axis=0)
+            total = distance.sum()
+            pick = rng.choice(len(points), p=distance / total) if total > 0 else 0
+            centres.append(points[pick])
+        centres = np.array(centres)
+        for _ in range(rounds):
+            distances = ((points[:, None, :] - centres[None]) ** 2).sum(axis=2)
+            labels = distances.argmin(axis=1)
+            moved = np.array(
+                [
+                    points[labels == j].mean(axis=0) if (labels == j).any() else centres[j]
+                    for j in range(k)
+                ]
+            )
+            if np.allclose(moved, centres):
+                break
+            centres = moved
+        cost = distances[np.arange(len(points)), labels].sum()
+        if cost < best_cost:
+            best, best_cost = labels, cost
+    return best
+
+
+def _centres(labels: np.ndarray, vectors: np.ndarray, which: np.ndarray) -> np.ndarray:
+    centres = np.array([vectors[labels == j].mean(axis=0) for j in which])
+    return centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9)
+
+
+def _fold_small(labels: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    found, sizes = np.unique(labels, return_counts=True)
+    major = found[sizes >= MIN_CLUSTER]
+    if len(major) == 0:
+        return np.zeros_like(labels)
+    if len(major) == len(found):
+        return labels
+    centres = _centres(labels, vectors, major)
+    labels = labels.copy()
+    minor = ~np.isin(labels, major)
+    labels[minor] = major[(vectors[minor] @ centres.T).argmax(axis=1)]
+    return labels
+
+
+def _merge_alike(labels: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    labels = labels.copy()
+    while True:
+        found = np.unique(labels)
+        if len(found) < 2:
+            return labels
+        centres = _centres(labels, vectors, found)
+        similarity = np.triu(centres @ centres.T, 1)
+        first, second = np.unravel_index(similarity.argmax(), similarity.shape)
+        if similarity[first, second] < MERGE_COSINE:
+            return labels
+        labels[labels == found[second]] = found[first]
+
+
+def _by_first_appearance(labels: np.ndarray) -> np.ndarray:
+    order = {label: n for n, label in enumerate(dict.fromkeys(labels.tolist()))}
+    return np.array([order[label] for label in labels.tolist()], dtype=int)
