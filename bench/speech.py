@@ -323,8 +323,10 @@ def longform(model: str, folder: Path, repeats: int, only: list[str] | None = No
         "faster-whisper, its defaults (int8, beam 5)": lambda f, o: [
             sys.executable, __file__, "--plain-faster", str(ct2), str(f), str(o / f"{f.stem}.txt"),
         ],
-        f"transcribe speech FILE --model {model}": lambda f, o: [
+        # words only, as the anchors give them (speakers are bench/speakers.py's to measure)
+        f"transcribe speech FILE --model {model} --speakers off": lambda f, o: [
             str(bin_dir / "transcribe"), "speech", str(f), "--model", model, "-o", str(o),
+            "--speakers", "off",
         ],
     }  # fmt: skip
     with open(folder / "manifest.tsv") as manifest:
