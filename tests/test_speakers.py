@@ -7,6 +7,7 @@ scored with pyannote.metrics' diarization error rate against the turns the test 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -217,3 +218,109 @@ def test_speech_files_name_the_speakers_in_each_format_and_not_when_off(conversa
     assert '"speaker": "Speaker 2"' in (out / "conversation.json").read_text()
     result = runner.invoke(cli, ["-q", "speech", str(path), "--format", "vtt", "--speakers", "off"])
     assert result.exit_code == 0 and "WEBVTT" in result.output and "<v " not in result.output
+
+
+def said(*lines: tuple[str, str]) -> list[Segment]:
+    return [Segment(n, n + 1, f" {text}", speaker=who) for n, (who, text) in enumerate(lines)]
+
+
+def test_speakers_are_named_from_introductions_in_the_feeds_spelling():
+    from transcribe.records import Person
+    from transcribe.speakers.names import name_speakers
+
+    talk = said(
+        ("Speaker 1", "Welcome. I'm your host, Carla. Joining me today is Dana Whitcomb."),
+        ("Speaker 2", "Thanks, Carla. Glad to be here."),
+    )
+    names = name_speakers(talk, [Person("Carla Jennings"), Person("Dana Whitcomb", "guest")])
+    assert {k: v.name for k, v in names.items()} == {
+        "Speaker 1": "Carla Jennings",  # a first name heard, the feed's full name given
+        "Speaker 2": "Dana Whitcomb",
+    }
+    assert "introduced themself" in names["Speaker 1"].evidence
+    assert "introduced by the speaker before" in names["Speaker 2"].evidence
+
+
+def test_the_last_person_the_feed_names_goes_to_the_last_speaker_left():
+    from transcribe.records import Person
+    from transcribe.speakers.names import name_speakers
+
+    talk = said(("Speaker 1", "My name is Carla Jennings."), ("Speaker 2", "Good morning."))
+    people = [Person("Carla Jennings"), Person("Dana Whitcomb", "guest")]
+    assert name_speakers(talk, people)["Speaker 2"].name == "Dana Whitcomb"
+    # a description's names are spellings, never given by elimination (they may be places)
+    assert "Speaker 2" not in name_speakers(talk, people[:1], [Person("Harlow Bridge")])
+    # three speakers for two names: no one is left over for certain
+    three = [*talk, Segment(3, 4, " Hello.", speaker="Speaker 3")]
+    assert set(name_speakers(three, people)) == {"Speaker 1"}
+
+
+def test_no_evidence_no_name():
+    from transcribe.speakers.names import name_speakers, people_in_description
+
+    talk = said(
+        ("Speaker 1", "This is The Millbrook Ledger Weekly. I'm glad you're here."),
+        ("Speaker 2", "I'm Not sure. Welcome, everyone. Joining us is Westfield."),
+    )
+    assert name_speakers(talk, []) == {}
+    assert [p.name for p in people_in_description(
+        "Carla talks with Public Works Director Dana Whitcomb, joined by reporter Sam Ortiz."
+    )] == ["Dana Whitcomb", "Sam Ortiz"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def named_show(site: Path, base_url: str, tmp_path_factory) -> Path:
+    """A feed of three episodes: a conversation whose people the feed names and who are
+    introduced; one voice the feed names alone; a conversation with no names anywhere."""
+    from transcribe.demo import FeedEntry, write_feed
+
+    folder = site / "speakers"
+    intro = [
+        (HOST, "Welcome to the programme. I'm your host, Carla Jennings. Joining me today is "
+               "Dana Whitcomb, who runs public works."),
+        (GUEST, "Thank you, Carla. It is good to be here."),
+    ]  # fmt: skip
+    lines = [(HOST if n % 2 == 0 else GUEST, text) for n, text in enumerate(LINES)]
+    converse(intro + lines[2:], folder / "named.mp3")
+    converse([(HOST, " ".join(LINES))], folder / "alone.mp3")
+    converse(lines, folder / "nameless.mp3")
+    people = (("Carla Jennings", "host"), ("Dana Whitcomb", "guest"))
+    entries = [
+        FeedEntry("named", "Named", "2026-11-02T08:00:00Z", enclosure="speakers/named.mp3", people=people),
+        FeedEntry("alone", "Alone", "2026-11-03T08:00:00Z", enclosure="speakers/alone.mp3", people=people[:1]),
+        FeedEntry("nameless", "Nameless", "2026-11-04T08:00:00Z", enclosure="speakers/nameless.mp3"),
+    ]  # fmt: skip
+    write_feed(folder / "feed.xml", "Speakers Show", base_url, entries)
+    root = tmp_path_factory.mktemp("named-show")
+    (root / "config.toml").write_text(
+        f'data = "data"\noutput = "site"\n[[sources]]\nurl = "{base_url}speakers/feed.xml"\n'
+    )
+    result = CliRunner().invoke(cli, ["-q", "--config", str(root / "config.toml"), "run"])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.mark.slow
+def test_the_job_names_speakers_from_the_feed_and_the_talk_in_every_file(named_show):
+    import sqlite3
+
+    with sqlite3.connect(named_show / "data" / "catalog.sqlite") as db:
+        names = {
+            e: json.loads(n) for e, n in db.execute("SELECT episode_id, names FROM speaker_turns")
+        }
+    assert {k: v["name"] for k, v in names["named"].items()} == {
+        "Speaker 1": "Carla Jennings",
+        "Speaker 2": "Dana Whitcomb",
+    }
+    assert {k: v["name"] for k, v in names["alone"].items()} == {"Speaker 1": "Carla Jennings"}
+    assert names["nameless"] == {}
+    episodes = named_show / "site" / "episodes"
+    vtt = (episodes / "named.vtt").read_text()
+    assert re.findall(r"<v ([^>]+)>", vtt)[0] == "Carla Jennings"
+    assert set(re.findall(r"<v ([^>]+)>", vtt)) == {"Carla Jennings", "Dana Whitcomb"}
+    page = (episodes / "named.html").read_text()
+    assert '<span class="who">Dana Whitcomb</span>' in page
+    nameless = (episodes / "nameless.html").read_text()
+    assert '<span class="who">Speaker 2</span>' in nameless
+    assert "Carla" not in (episodes / "nameless.srt").read_text()
+    assert '"speaker": "Carla Jennings"' in (episodes / "alone.json").read_text()

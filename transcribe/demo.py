@@ -55,6 +55,7 @@ class FeedEntry:
     enclosure_type: str = "audio/mpeg"
     duration: float | None = None
     extra: tuple[tuple[str, dict[str, str]], ...] = ()  # (podcast:tag, attributes)
+    people: tuple[tuple[str, str], ...] = ()  # (name, role): <podcast:person role=...>name
     content: str = ""  # content:encoded (HTML)
 
 
@@ -164,6 +165,8 @@ def write_feed(
         for tag, attributes in entry.extra:
             attrs = {k: _absolute(base_url, v) if k == "url" else v for k, v in attributes.items()}
             etree.SubElement(item, f"{{{PODCAST_NS}}}{tag}", **attrs)
+        for name, role in entry.people:
+            _sub(item, f"{{{PODCAST_NS}}}person", name, role=role)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(etree.tostring(rss, xml_declaration=True, encoding="utf-8", pretty_print=True))
     return path

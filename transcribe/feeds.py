@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 from lxml import etree
 
 from .errors import NotAFeedError
-from .records import Episode, FeedLink
+from .records import Episode, FeedLink, Person
 
 NS = {
     "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
@@ -57,6 +57,7 @@ class FeedItem:
     chapters_url: str = ""
     updated: str = ""  # when the publisher says the item last changed
     tags: list[str] = field(default_factory=list)  # categories or keywords
+    people: list[Person] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Feed:
     link: str = ""
     image: str = ""
     entries: list[FeedItem] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)  # the channel's, for items without
     malformed: str = ""  # the first XML error the lenient parser recovered from
 
     @property
@@ -111,6 +113,7 @@ class Feed:
             transcripts=entry.transcripts,
             chapters_url=entry.chapters_url,
             kind="video" if entry.enclosure_type.startswith("video/") else "audio",
+            people=entry.people or self.people,  # an item's own people replace the channel's
         )
 
 
@@ -158,6 +161,7 @@ def _rss(channel: etree._Element, url: str) -> Feed:
         description=_text(channel, "description"),
         link=_text(channel, "link"),
         image=_attr(channel, "itunes:image", "href") or _text(channel, "image/url"),
+        people=_people(channel),
     )
     for item in channel.iterfind("item"):
         chapters = next(_podcast_tags(item, "chapters"), None)
@@ -187,9 +191,20 @@ def _rss(channel: etree._Element, url: str) -> Feed:
                 chapters_url=(chapters.get("url", "") if chapters is not None else "").strip(),
                 updated=iso_date(_text(item, "atom:updated") or _text(item, "dc:modified")),
                 tags=[t for t in _all_text(item, "category") if t],
+                people=_people(item),
             )
         )
     return feed
+
+
+def _people(element: etree._Element) -> list[Person]:
+    """The <podcast:person> tags (role "host" when not given, as the namespace says)."""
+    found = []
+    for tag in _podcast_tags(element, "person"):
+        name = " ".join("".join(tag.itertext()).split())[:100]
+        if name:
+            found.append(Person(name, (tag.get("role") or "host").strip().lower()[:30]))
+    return list(dict.fromkeys(found))
 
 
 def _atom(root: etree._Element, url: str) -> Feed:

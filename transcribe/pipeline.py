@@ -7,6 +7,7 @@ next run), never the end of the run.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 from collections.abc import Iterator
@@ -23,9 +24,11 @@ from .errors import FetchError, MediaError, ParseError, TranscribeError, disk_fu
 from .fetch import download, list_source
 from .linking import link_transcript, published_links
 from .linking.prepare import prepare_index, profile_articles
-from .records import Chapter, Episode, Transcript
+from .records import Chapter, Episode, Person, Transcript
 from .render import RenderReport, render_site
-from .speakers import assign_speakers, find_turns, speaker_options
+from .render.html import plain_text
+from .speakers import label_speakers, speaker_options
+from .speakers.names import people_in_description
 from .speech import plan
 from .speech.pool import SpeechJob, transcribe_all
 from .speech.publisher import current_producers, publisher_transcript
@@ -238,7 +241,11 @@ def find_speakers(config: Config, catalog: Catalog, report: RunReport) -> None:
     due = []
     for episode in _in_config(config, catalog.episodes(TRANSCRIBED)):
         options = speaker_options(config.speech_for(episode.source))
-        producer = f"{options.producer()};transcript={catalog.transcript_producer(episode.id)}"
+        evidence = "|".join(f"{p.name}:{p.role}" for p in [*episode.people, *_mentioned(episode)])
+        producer = (
+            f"{options.producer()};transcript={catalog.transcript_producer(episode.id)};"
+            f"people={hashlib.sha256(evidence.encode()).hexdigest()[:12]}"
+        )
         if options.speakers != "off" and catalog.speakers_producer(episode.id) != producer:
             due.append((episode, options, producer))
     if not due:
@@ -257,17 +264,27 @@ def find_speakers(config: Config, catalog: Catalog, report: RunReport) -> None:
                 if not media.is_file():
                     raise MediaError(f"{media} is missing; the speakers are found when it is back")
                 done = minutes.n
-                found = find_turns(
+                found = label_speakers(
                     media,
+                    transcript,
                     options,
+                    episode.people,
+                    _mentioned(episode),
                     progress=lambda s, at=done: minutes.update(at + s / 60 - minutes.n),
                 )
-                labelled = assign_speakers(transcript, found.turns)
                 voiceprints = {
-                    k: [round(float(x), 5) for x in v] for k, v in found.voiceprints.items()
+                    label: [round(float(x), 5) for x in vector]
+                    for label, vector in found.voiceprints.items()
                 }
-                catalog.save_speakers(episode.id, labelled, found.turns, voiceprints, producer)
+                catalog.save_speakers(
+                    episode.id, found.transcript, found.turns, voiceprints, found.names, producer
+                )
                 report.diarized += 1
+
+
+def _mentioned(episode: Episode) -> list[Person]:
+    """The guests the episode's description names."""
+    return people_in_description(plain_text(episode.content_html or episode.description))
 
 
 def outline_chapters(config: Config, catalog: Catalog, report: RunReport) -> None:

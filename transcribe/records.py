@@ -46,6 +46,14 @@ class Chapter:
     end: float | None = None
 
 
+@dataclass(frozen=True)
+class Person:
+    """Someone the publisher names in the feed (`<podcast:person>`), or the description."""
+
+    name: str
+    role: str = "host"  # the Podcasting 2.0 role: host, guest, ... (lowercase)
+
+
 @dataclass
 class Episode:
     """One episode of a source, as listed by the fetch stage."""
@@ -65,6 +73,8 @@ class Episode:
     chapters_url: str = ""
     chapters: list[Chapter] = field(default_factory=list)  # chapters the publisher gave
     subtitles: dict[str, str] = field(default_factory=dict)  # language -> URL (manual only)
+    # who the publisher says takes part: the item's <podcast:person> tags, else the channel's
+    people: list[Person] = field(default_factory=list)
     kind: str = "audio"  # "audio" or "video"
 
     @property
@@ -96,6 +106,14 @@ class Turn:
     start: float
     end: float
     speaker: str  # "Speaker 1", ... or the name the evidence gives
+
+
+@dataclass(frozen=True)
+class Naming:
+    """The name the speakers stage gave a speaker, and what gave it."""
+
+    name: str
+    evidence: str
 
 
 @dataclass

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from ..records import Chapter, Episode, FeedLink
+from ..records import Chapter, Episode, FeedLink, Person
 from .connection import Connection, now
 
 # Episode states, in the order an episode moves through them. An error on a stage leaves
@@ -15,7 +15,11 @@ from .connection import Connection, now
 LISTED, FETCHED, TRANSCRIBED = "listed", "fetched", "transcribed"
 
 # Episode fields stored as JSON lists of records: field -> (column, record)
-_RECORD_LISTS = {"transcripts": ("feed_transcripts", FeedLink), "chapters": ("chapters", Chapter)}
+_RECORD_LISTS = {
+    "transcripts": ("feed_transcripts", FeedLink),
+    "chapters": ("chapters", Chapter),
+    "people": ("people", Person),
+}
 
 
 @dataclass(frozen=True)

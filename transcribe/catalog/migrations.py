@@ -242,6 +242,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # the people the feed names (<podcast:person>), and the names the speakers stage
+        # gave its speakers, each with its evidence
+        "0015_people_and_speaker_names",
+        """
+        ALTER TABLE episodes ADD COLUMN people TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE speaker_turns ADD COLUMN names TEXT NOT NULL DEFAULT '{}';
+        """,
+    ),
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from ..records import Segment, Transcript, Turn, Word
+from ..records import Naming, Segment, Transcript, Turn, Word
 from .connection import Connection, now
 from .episodes import TRANSCRIBED
 
@@ -59,20 +59,25 @@ class TranscriptTables(Connection):
         transcript: Transcript,
         turns: list[Turn],
         voiceprints: dict[str, list[float]],
+        names: dict[str, Naming],
         producer: str,
     ) -> None:
-        """The speakers stage's finding: the turns and voiceprints, and the transcript's
-        segments as split by speaker (its words, text and stamp unchanged)."""
+        """The speakers stage's finding: the turns, voiceprints and names (by the label the
+        clustering gave), and the transcript's segments as split by speaker (its words, text
+        and stamp unchanged)."""
         with self.atomic():
             self._write_segments(episode_id, transcript.segments)
             self.db.execute(
-                "INSERT OR REPLACE INTO speaker_turns VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO speaker_turns"
+                " (episode_id, turns, voiceprints, producer, made_at, names)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     episode_id,
                     json.dumps([asdict(t) for t in turns]),
                     json.dumps(voiceprints),
                     producer,
                     now(),
+                    json.dumps({label: asdict(n) for label, n in names.items()}),
                 ),
             )
             self.db.execute(  # a failure of this stage, recorded before, is over
@@ -80,6 +85,11 @@ class TranscriptTables(Connection):
                 " WHERE id = ? AND error_stage = 'speakers'",
                 (episode_id,),
             )
+
+    def speaker_names(self, episode_id: str) -> dict[str, Naming]:
+        """Label -> the name given and its evidence, for the speakers that were named."""
+        found = self.value("SELECT names FROM speaker_turns WHERE episode_id = ?", episode_id)
+        return {k: Naming(**v) for k, v in json.loads(found).items()} if found else {}
 
     def turns(self, episode_id: str) -> list[Turn]:
         found = self.value("SELECT turns FROM speaker_turns WHERE episode_id = ?", episode_id)

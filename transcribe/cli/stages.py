@@ -132,7 +132,9 @@ def speech(
         transcript, error = done.transcript, done.error
         if transcript is not None and options.speakers != "off":
             try:
-                transcript = label_speakers(done.path, transcript, speaker_options(options))
+                transcript = label_speakers(
+                    done.path, transcript, speaker_options(options)
+                ).transcript
             except TranscribeError as e:
                 transcript, error = None, str(e)
         if transcript is None:

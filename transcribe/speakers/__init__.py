@@ -5,7 +5,8 @@ time (memory stays flat in episode length): Silero's voice activity finds speech
 1.5 s of it (every 0.75 s) becomes a CAM++ voiceprint, and spectral clustering of those
 voiceprints finds the speakers and how many there are. `find_turns` gives the turns;
 `assign_speakers` gives each word the speaker whose turn it overlaps most and splits the
-segments where the speaker changes.
+segments where the speaker changes; names.py names the speakers where the feed or the talk
+gives the evidence; `label_speakers` does all three.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..records import Segment, Transcript, Turn, Word
+from ..records import Naming, Person, Segment, Transcript, Turn, Word
 from ..speech import SpeechOptions
 from .cluster import cluster
 from .embedding import NAME, load_voice_model
 from .features import SAMPLE_RATE, fbank
+from .names import name_speakers, with_names
 
 PIECE = 1.5  # seconds of speech per voiceprint
 STEP = 0.75  # a voiceprint every this many seconds
@@ -87,9 +89,34 @@ def find_turns(
     return Diarization(turns, voiceprints)
 
 
-def label_speakers(path: Path, transcript: Transcript, options: SpeakerOptions) -> Transcript:
-    """The transcript of an audio file with its speakers found and given to its words."""
-    return assign_speakers(transcript, find_turns(path, options).turns)
+@dataclass(frozen=True)
+class Labelled:
+    """What the stage makes of one episode: its transcript with a speaker (a name, where
+    the evidence gives one) on every segment, and the turns, voiceprints and names."""
+
+    transcript: Transcript
+    turns: list[Turn]
+    voiceprints: dict[str, np.ndarray]  # by the label the clustering gave ("Speaker 1")
+    names: dict[str, Naming]  # label -> name and evidence
+
+
+def label_speakers(
+    path: Path,
+    transcript: Transcript,
+    options: SpeakerOptions = SpeakerOptions(),
+    people: list[Person] = (),
+    mentioned: list[Person] = (),
+    progress: Callable[[float], None] | None = None,
+) -> Labelled:
+    """Find who speaks when in the audio file, give the transcript's words their speakers,
+    and name them from the evidence (`people`: the feed's; `mentioned`: the description's;
+    see names.py). As many people as the feed names, two or more, bound the speakers."""
+    named = len({p.name for p in people})
+    found = find_turns(path, options, max_speakers=named if named >= 2 else None, progress=progress)
+    labelled = assign_speakers(transcript, found.turns)
+    names = name_speakers(labelled.segments, list(people), list(mentioned))
+    segments, turns = with_names(labelled.segments, found.turns, names)
+    return Labelled(replace(labelled, segments=segments), turns, found.voiceprints, names)
 
 
 def _speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
