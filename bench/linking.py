@@ -423,9 +423,11 @@ def talk_about_other_things() -> list[str]:
     repeated through every episode, counted one coincidence many times over."""
     import csv
 
-    from transcribe.demo import EXAMPLES
+    from transcribe.demo import EXAMPLES, demo_script
 
-    texts = [e["script"] for e in json.loads((EXAMPLES / "episodes.json").read_text())["episodes"]]
+    texts = [
+        demo_script(e) for e in json.loads((EXAMPLES / "episodes.json").read_text())["episodes"]
+    ]
     speech = ROOT.parent / "shared" / "data" / "speech"
     for manifest_path in (speech / "manifest.tsv", speech / "longform" / "manifest.tsv"):
         with open(manifest_path) as manifest:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from pyannote.core import Annotation, Segment, Timeline  # noqa: E402
 from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
 
-from transcribe.demo import converse  # noqa: E402
+from transcribe.demo import converse, demo_script  # noqa: E402
 from transcribe.records import Turn  # noqa: E402
 from transcribe.speakers import find_turns  # noqa: E402
 
@@ -77,7 +77,7 @@ def score(name: str, path: Path, reference: list[Turn], end: float, metrics: lis
 def conversation(voices: list[str], minutes: float = 0.0) -> tuple[Path, list[Turn]]:
     episodes = json.loads((ROOT / "examples" / "demo" / "episodes.json").read_text())["episodes"]
     sentences = [
-        s for e in episodes for s in re.split(r"(?<=[.!?])\s+", e["script"]) if len(s) > 20
+        s for e in episodes for s in re.split(r"(?<=[.!?])\s+", demo_script(e)) if len(s) > 20
     ]
     if minutes:  # as long as asked: the scripts again, each voice taking two sentences
         sentences = sentences * int(minutes * 60 / (len(sentences) * 4.5) + 1)

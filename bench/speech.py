@@ -445,7 +445,7 @@ def clip_manifest(folder: Path) -> list[dict]:
 
 def long_piece(clips: list[dict], seconds: float) -> tuple[Path, str]:
     """Join the clips and the demo's spoken episodes (16 kHz mono WAV) until long enough."""
-    from transcribe.demo import EXAMPLES, ffmpeg, speak
+    from transcribe.demo import EXAMPLES, demo_script, ffmpeg, speak
 
     target = CACHE / f"long-{int(seconds)}s.wav"
     reference_file = target.with_suffix(".txt")
@@ -455,7 +455,7 @@ def long_piece(clips: list[dict], seconds: float) -> tuple[Path, str]:
     parts = [(Path(c["path"]), c["reference"]) for c in clips]
     for episode in episodes:
         parts.append(
-            (speak(episode["script"], CACHE / f"{episode['guid']}.wav"), episode["script"])
+            (speak(demo_script(episode), CACHE / f"{episode['guid']}.wav"), demo_script(episode))
         )
     uniform = []  # the concat demuxer wants one format: 16 kHz mono PCM
     for i, (path, reference) in enumerate(parts):

@@ -42,21 +42,26 @@ def test_the_demo_links_each_episode_to_its_stories_and_makes_chapters(demo_run)
         assert all(chapter["url"].startswith("https://") for chapter in chapters["chapters"])
 
 
-def test_each_demo_episode_one_voice_is_one_speaker_in_the_catalog_files_and_page(demo_run):
-    """The demo's episodes are read by one espeak-ng voice: one speaker, never two."""
+def test_the_demo_is_a_conversation_of_two_named_speakers_in_the_catalog_files_and_page(demo_run):
+    """Two espeak-ng voices: the host introduces herself and, in two episodes, the reporter;
+    the feed names them (the third names only the host: the reporter is known by voice)."""
     result, tmp_path = demo_run
     assert result.exit_code == 0, result.output
     with sqlite3.connect(tmp_path / "data" / "catalog.sqlite") as db:
-        found = dict(db.execute("SELECT episode_id, turns FROM speaker_turns"))
+        names = {
+            e: json.loads(n) for e, n in db.execute("SELECT episode_id, names FROM speaker_turns")
+        }
         speakers = db.execute("SELECT DISTINCT episode_id, speaker FROM segments").fetchall()
-    assert set(found) == set(STORIES)
-    assert all(
-        {t["speaker"] for t in json.loads(turns)} == {"Speaker 1"} for turns in found.values()
+    assert set(names) == set(STORIES)
+    for episode, named in names.items():
+        assert {n["name"] for n in named.values()} == {"Carla Jennings", "Sam Ortiz"}, episode
+    assert "the voice of Sam Ortiz" in str(names["millbrook-weekly-003"])
+    assert sorted(speakers) == sorted(
+        (episode, name) for episode in STORIES for name in ("Carla Jennings", "Sam Ortiz")
     )
-    assert sorted(speakers) == sorted((episode, "Speaker 1") for episode in STORIES)
     for episode in STORIES:
         page = (tmp_path / "out" / "episodes" / f"{episode}.html").read_text()
-        assert page.count('<span class="who">Speaker 1</span>') == 1
-        assert (tmp_path / "out" / "episodes" / f"{episode}.srt").read_text().count(
-            "Speaker 1:"
-        ) == 1
+        assert page.count('<span class="who">Carla Jennings</span>') >= 3
+        assert page.count('<span class="who">Sam Ortiz</span>') >= 3
+        vtt = (tmp_path / "out" / "episodes" / f"{episode}.vtt").read_text()
+        assert vtt.count("<v Carla Jennings>") >= 3 and vtt.count("<v Sam Ortiz>") >= 3

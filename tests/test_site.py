@@ -337,3 +337,29 @@ def test_search_finds_a_word_inside_text_written_without_spaces(tmp_path, watche
     page.wait_for_function("document.getElementById('search-status').textContent.length > 0")
     assert page.locator("#results li").count() == 0
     assert watched.problems == []
+
+
+def test_the_timeline_draws_speakers_chapters_and_articles_and_seeks(site_under_test, watched):
+    """Under the player: the turns, the chapters and the articles' stretches, placed by
+    time; hovering names them (title), a click plays from there, the playhead follows."""
+    page = watched.open(episode_page(site_under_test.folder, site_under_test.played))
+    watched.player_ready()
+    speakers = page.locator(".timeline .track-speakers .mark")
+    first = page.locator(".para .who").first.inner_text()  # who speaks first
+    assert speakers.count() >= 1 and first in speakers.first.get_attribute("title")
+    legend = page.locator(".timeline .legend li").all_inner_texts()  # a label for each
+    assert set(legend) == set(page.locator(".para .who").all_inner_texts()) and legend[0] == first
+    chapters = page.locator(".chapters li").count()
+    assert page.locator(".timeline .track-chapters .mark").count() == chapters
+    if page.locator(".related .headline").count():
+        assert page.locator(".timeline .track-articles .mark").count() >= 1
+    marks = page.locator(".timeline .mark")
+    starts = [float(t) for t in marks.evaluate_all("ms => ms.map(m => m.dataset.t)")]
+    latest = max(range(len(starts)), key=starts.__getitem__)
+    assert starts[latest] > 1
+    marks.nth(latest).click()
+    assert abs(watched.current_time() - starts[latest]) < 0.5
+    page.wait_for_function(
+        "parseFloat(document.querySelector('.timeline .playhead').style.left) > 0"
+    )
+    assert watched.problems == []

@@ -270,8 +270,9 @@ def test_no_evidence_no_name():
 
 @pytest.fixture(scope="module")
 def named_show(site: Path, base_url: str, tmp_path_factory) -> Path:
-    """A feed of three episodes: a conversation whose people the feed names and who are
-    introduced; one voice the feed names alone; a conversation with no names anywhere."""
+    """Two shows. The first: a conversation whose people the feed names and who are
+    introduced; one voice the feed names alone; a week later, the same two voices with no
+    name said or given. The second show: the same two voices, no names anywhere."""
     from transcribe.demo import FeedEntry, write_feed
 
     folder = site / "speakers"
@@ -288,12 +289,17 @@ def named_show(site: Path, base_url: str, tmp_path_factory) -> Path:
     entries = [
         FeedEntry("named", "Named", "2026-11-02T08:00:00Z", enclosure="speakers/named.mp3", people=people),
         FeedEntry("alone", "Alone", "2026-11-03T08:00:00Z", enclosure="speakers/alone.mp3", people=people[:1]),
-        FeedEntry("nameless", "Nameless", "2026-11-04T08:00:00Z", enclosure="speakers/nameless.mp3"),
+        FeedEntry("next-week", "Next week", "2026-11-09T08:00:00Z", enclosure="speakers/nameless.mp3"),
     ]  # fmt: skip
     write_feed(folder / "feed.xml", "Speakers Show", base_url, entries)
+    other = [
+        FeedEntry("nameless", "Nameless", "2026-11-04T08:00:00Z", enclosure="speakers/nameless.mp3")
+    ]
+    write_feed(folder / "other.xml", "Another Show", base_url, other)
     root = tmp_path_factory.mktemp("named-show")
     (root / "config.toml").write_text(
         f'data = "data"\noutput = "site"\n[[sources]]\nurl = "{base_url}speakers/feed.xml"\n'
+        f'[[sources]]\nurl = "{base_url}speakers/other.xml"\n'
     )
     result = CliRunner().invoke(cli, ["-q", "--config", str(root / "config.toml"), "run"])
     assert result.exit_code == 0, result.output
@@ -320,7 +326,26 @@ def test_the_job_names_speakers_from_the_feed_and_the_talk_in_every_file(named_s
     assert set(re.findall(r"<v ([^>]+)>", vtt)) == {"Carla Jennings", "Dana Whitcomb"}
     page = (episodes / "named.html").read_text()
     assert '<span class="who">Dana Whitcomb</span>' in page
+    ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)[1])
+    assert [a["name"] for a in ld["actor"]] == ["Carla Jennings", "Dana Whitcomb"]
+    search = (named_show / "site" / "search" / "text" / "named.js").read_text()
+    rows = json.loads(search[search.index("(") + 1 : search.rindex(")")].split(",", 1)[1])
+    assert {row[2] for row in rows} == {"Carla Jennings", "Dana Whitcomb"}  # who said it
     nameless = (episodes / "nameless.html").read_text()
     assert '<span class="who">Speaker 2</span>' in nameless
     assert "Carla" not in (episodes / "nameless.srt").read_text()
     assert '"speaker": "Carla Jennings"' in (episodes / "alone.json").read_text()
+
+
+@pytest.mark.slow
+def test_next_weeks_episode_names_the_shows_voices_with_no_name_said(named_show):
+    """The same two voices: named by voice in the show that named them, not in another."""
+    import sqlite3
+
+    with sqlite3.connect(named_show / "data" / "catalog.sqlite") as db:
+        names = {
+            e: json.loads(n) for e, n in db.execute("SELECT episode_id, names FROM speaker_turns")
+        }
+    assert {v["name"] for v in names["next-week"].values()} == {"Carla Jennings", "Dana Whitcomb"}
+    assert all(v["evidence"].startswith("the voice of") for v in names["next-week"].values())
+    assert names["nameless"] == {}  # another show: its voices are its own

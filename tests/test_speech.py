@@ -13,7 +13,7 @@ import jiwer
 import pytest
 from conftest import SHARED, silence
 
-from transcribe.demo import ffmpeg
+from transcribe.demo import demo_script, ffmpeg
 from transcribe.errors import MediaError, ModelNotFoundError, NoSpeechError
 from transcribe.speech import SpeechOptions, transcribe_audio
 from transcribe.speech.models import resolve_ct2_model
@@ -173,7 +173,7 @@ def test_a_chunk_whose_voice_changes_keeps_the_words_after_the_change(tmp_path, 
         clips = [
             SHARED / "speech" / row["file"] for row in csv.DictReader(manifest, delimiter="\t")
         ]
-    script = json.loads((EXAMPLES / "episodes.json").read_text())["episodes"][0]["script"]
+    script = demo_script(json.loads((EXAMPLES / "episodes.json").read_text())["episodes"][0])
     script = " ".join(script.split()[:160])  # its first minute
     parts = [*clips, speak(script, tmp_path / "episode.wav")]
     uniform = []

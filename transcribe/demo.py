@@ -1,7 +1,8 @@
 """The bundled demo: a small invented outlet, spoken, published and served on 127.0.0.1.
 
 `examples/demo/` holds the outlet's articles (HTML pages) and its podcast's episode scripts.
-The demo speaks each script with espeak-ng, encodes it as MP3, writes a podcast feed and an
+The demo speaks each script with espeak-ng (a conversation: the host and a reporter, two
+voices, named in the feed with <podcast:person>), encodes it as MP3, writes a podcast feed and an
 article feed, serves them all on a loopback port for the length of the run, and runs the
 whole job on them with the real yt-dlp, Whisper, trafilatura and jinja2. The same pieces
 (speak, the feed writers, serve) build the fixtures of the test suite.
@@ -208,14 +209,26 @@ class DemoSite:
     articles: int
 
 
+def demo_script(episode: dict) -> str:
+    """An episode's whole script, its speakers' turns one after another."""
+    return " ".join(turn["text"] for turn in episode["turns"])
+
+
+def _demo_audio(episode: dict, voices: dict[str, str]) -> str:
+    """Its audio's path in the served folder, named by what it says and in which voices
+    (cached: a changed script or voice is spoken again)."""
+    said = json.dumps([episode["turns"], voices], sort_keys=True)
+    return f"audio/{episode['guid']}-{hashlib.sha256(said.encode()).hexdigest()[:12]}.mp3"
+
+
 def build_demo_site(folder: Path, examples: Path = EXAMPLES) -> DemoSite:
     """Speak the episodes and lay out the articles in `folder` (feeds are written once the
     server's address is known). Audio is cached by script, so a rerun speaks nothing."""
     show = json.loads((examples / "episodes.json").read_text(encoding="utf-8"))
+    voices = show["show"]["voices"]
     for episode in show["episodes"]:
-        digest = hashlib.sha256(episode["script"].encode()).hexdigest()[:12]
-        audio = folder / "audio" / f"{episode['guid']}-{digest}.mp3"
-        speak(episode["script"], audio)
+        lines = [(voices[turn["speaker"]], turn["text"]) for turn in episode["turns"]]
+        converse(lines, folder / _demo_audio(episode, voices))
     pages = sorted((examples / "articles").glob("*.html"))
     (folder / "articles").mkdir(parents=True, exist_ok=True)
     for page in pages:
@@ -229,14 +242,14 @@ def publish_demo_feeds(site: DemoSite, base_url: str, examples: Path = EXAMPLES)
     show = json.loads((examples / "episodes.json").read_text(encoding="utf-8"))
     entries = []
     for episode in show["episodes"]:
-        digest = hashlib.sha256(episode["script"].encode()).hexdigest()[:12]
         entries.append(
             FeedEntry(
                 guid=episode["guid"],
                 title=episode["title"],
                 published=episode["published"],
                 description=episode["description"],
-                enclosure=f"audio/{episode['guid']}-{digest}.mp3",
+                enclosure=_demo_audio(episode, show["show"]["voices"]),
+                people=tuple((name, role) for name, role in episode["people"]),
             )
         )
     info = show["show"]

@@ -28,7 +28,7 @@ from .records import Chapter, Episode, Person, Transcript
 from .render import RenderReport, render_site
 from .render.html import plain_text
 from .speakers import label_speakers, speaker_options
-from .speakers.names import people_in_description
+from .speakers.names import known_voices, people_in_description
 from .speech import plan
 from .speech.pool import SpeechJob, transcribe_all
 from .speech.publisher import current_producers, publisher_transcript
@@ -250,6 +250,7 @@ def find_speakers(config: Config, catalog: Catalog, report: RunReport) -> None:
             due.append((episode, options, producer))
     if not due:
         return
+    due.reverse()  # oldest first: a voice named in one episode names it in the next
     minutes = progress.bar(
         round(sum(e.duration or 0 for e, _, _ in due) / 60, 1), "speakers", unit="min"
     )
@@ -271,6 +272,7 @@ def find_speakers(config: Config, catalog: Catalog, report: RunReport) -> None:
                     episode.people,
                     _mentioned(episode),
                     progress=lambda s, at=done: minutes.update(at + s / 60 - minutes.n),
+                    voices=known_voices(catalog.show_voices(episode.source, episode.id)),
                 )
                 voiceprints = {
                     label: [round(float(x), 5) for x in vector]

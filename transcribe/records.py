@@ -99,6 +99,14 @@ class Segment:
     speaker: str = ""  # when the publisher's transcript names one
 
 
+UNNAMED_SPEAKER = "Speaker {}"  # a speaker with no name yet: "Speaker 1", "Speaker 2", ...
+_UNNAMED = re.compile(r"Speaker \d+")
+
+
+def is_unnamed(speaker: str) -> bool:
+    return bool(_UNNAMED.fullmatch(speaker))
+
+
 @dataclass(frozen=True)
 class Turn:
     """A stretch of the episode one speaker holds (the speakers stage's finding)."""

@@ -91,6 +91,20 @@ class TranscriptTables(Connection):
         found = self.value("SELECT names FROM speaker_turns WHERE episode_id = ?", episode_id)
         return {k: Naming(**v) for k, v in json.loads(found).items()} if found else {}
 
+    def show_voices(
+        self, source: str, besides: str
+    ) -> list[tuple[dict[str, Naming], dict[str, list[float]]]]:
+        """(names, voiceprints) of the source's other episodes whose speakers were named."""
+        rows = self.db.execute(
+            "SELECT s.names, s.voiceprints FROM speaker_turns s JOIN episodes e"
+            " ON e.id = s.episode_id WHERE e.source = ? AND e.id != ? AND s.names != '{}'",
+            (source, besides),
+        )
+        return [
+            ({k: Naming(**v) for k, v in json.loads(names).items()}, json.loads(voiceprints))
+            for names, voiceprints in rows
+        ]
+
     def turns(self, episode_id: str) -> list[Turn]:
         found = self.value("SELECT turns FROM speaker_turns WHERE episode_id = ?", episode_id)
         return [Turn(**t) for t in json.loads(found)] if found else []

@@ -26,6 +26,7 @@ from ..catalog import Catalog
 from ..files import copy_atomic, sweep_temporaries, write_atomic
 from ..formats import FORMATS, clock, json_chapters
 from ..http import is_web
+from ..records import Episode, Transcript, is_unnamed
 from .context import (
     STATIC,
     EpisodePage,
@@ -39,6 +40,7 @@ from .context import (
     show_key,
     speaker_colours,
     summary,
+    timeline,
     when,
 )
 from .html import plain_text, reads_as_web, safe_url, sanitize_html
@@ -156,6 +158,7 @@ class _Writer:
         short = summary(episode)
         page_url = f"{base}episodes/{episode.key}.html" if base else ""
         media_url = _absolute(page.media_src, page_url)
+        colours, links = speaker_colours(transcript.segments), self.catalog.links(episode.id)
         html = self.env.get_template("episode.html").render(
             root="../",
             site_title=self.options.title,
@@ -165,8 +168,11 @@ class _Writer:
             description=description,
             summary=short,
             paragraphs=paragraphs(transcript.segments),
-            speakers=speaker_colours(transcript.segments),
-            links=self.catalog.links(episode.id),
+            speakers=colours,
+            timeline=timeline(
+                transcript.duration, self.catalog.turns(episode.id), chapters, links, colours
+            ),
+            links=links,
             chapters=chapters,
             related=page.related,
             formats=list(FORMATS),
@@ -180,6 +186,7 @@ class _Writer:
                 page_url,
                 media_url,
                 f"{base}shows/{page.show.key}.html" if base else "",
+                people_in(episode, transcript),
             ),
             made_with=_made_with(transcript.producer),
             language=language_name(transcript.language),
@@ -235,6 +242,13 @@ def _absolute(src: str, page_url: str) -> str:
     if page_url and src.startswith("../"):
         return page_url.rsplit("/", 2)[0] + "/" + src[3:]
     return ""
+
+
+def people_in(episode: Episode, transcript: Transcript) -> list[str]:
+    """Who takes part: the people the feed names, then the speakers named in the
+    transcript (a "Speaker N" is no one's name)."""
+    named = [s.speaker for s in transcript.segments if s.speaker and not is_unnamed(s.speaker)]
+    return list(dict.fromkeys([p.name for p in episode.people] + named))
 
 
 def _made_with(producer: str) -> str:

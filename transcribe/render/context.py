@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from ..catalog import Catalog
 from ..formats import FORMATS, clock
 from ..linking import days_apart
-from ..records import WINDOWS_RESERVED, Episode, Segment
+from ..records import WINDOWS_RESERVED, Chapter, Episode, Link, Segment, Turn
 from .html import plain_text, reads_as_web, safe_url
 from .syndication import EpisodeFiles
 
@@ -214,6 +214,53 @@ def speaker_colours(segments: list[Segment]) -> dict[str, int]:
     the colour is never the only sign)."""
     order = dict.fromkeys(s.speaker for s in segments if s.speaker and s.text.strip())
     return {speaker: n % SPEAKER_COLOURS for n, speaker in enumerate(order)}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One stretch drawn on the episode's timeline: where (percent of the episode), what
+    a hover names, where a click seeks, and its colour number (speakers only)."""
+
+    left: float
+    width: float
+    label: str
+    start: float
+    colour: int = 0
+
+
+@dataclass(frozen=True)
+class Timeline:
+    speakers: list[Mark]
+    chapters: list[Mark]
+    articles: list[Mark]
+
+
+def timeline(
+    duration: float,
+    turns: list[Turn],
+    chapters: list[Chapter],
+    links: list[Link],
+    colours: dict[str, int],
+) -> Timeline | None:
+    """The strip under the player: the speakers' turns, the chapters and where each related
+    article is discussed, placed by time; None without a duration or anything to draw."""
+    if duration <= 0 or not (turns or chapters or links):
+        return None
+
+    def mark(start: float, end: float, label: str, colour: int = 0) -> Mark:
+        left = min(max(start / duration, 0.0), 1.0) * 100
+        width = max(min(end, duration) - max(start, 0.0), 0.0) / duration * 100
+        span = f"{clock(start)}–{clock(end)}"
+        return Mark(round(left, 3), round(max(width, 0.3), 3), f"{label}, {span}", start, colour)
+
+    ends = [c.start for c in chapters[1:]] + [duration]
+    return Timeline(
+        speakers=[mark(t.start, t.end, t.speaker, colours.get(t.speaker, 0)) for t in turns],
+        chapters=[mark(c.start, end, c.title) for c, end in zip(chapters, ends, strict=True)],
+        articles=[
+            mark(m.start, m.end, link.article.title) for link in links for m in link.evidence
+        ],
+    )
 
 
 def summary(episode: Episode, characters: int = 300) -> str:

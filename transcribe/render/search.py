@@ -88,8 +88,13 @@ def shard(word: str) -> str:
 
 
 def text_script(key: str, segments: list[Segment]) -> str:
-    """search/text/KEY.js: the episode's segments, for finding a phrase and its time."""
-    rows = [[round(s.start, 2), " ".join(s.text.split())] for s in segments if s.text.strip()]
+    """search/text/KEY.js: the episode's segments, for finding a phrase and its time, and
+    who said it (a third field, when known)."""
+    rows = [
+        [round(s.start, 2), " ".join(s.text.split()), *([s.speaker] if s.speaker else [])]
+        for s in segments
+        if s.text.strip()
+    ]
     return f"TranscribeSearch.addText({_js(key)}, {_js(rows)});\n"
 
 

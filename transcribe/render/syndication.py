@@ -168,10 +168,16 @@ def sitemap(urls: list[tuple[str, str]]) -> bytes:
 
 
 def json_ld(
-    episode: Episode, description: str, page_url: str, media_url: str, show_url: str
+    episode: Episode,
+    description: str,
+    page_url: str,
+    media_url: str,
+    show_url: str,
+    people: list[str] = (),
 ) -> Markup:
     """schema.org PodcastEpisode (VideoObject for a video), ready for a
-    <script type="application/ld+json">: no "<" survives, so nothing can close it."""
+    <script type="application/ld+json">: no "<" survives, so nothing can close it.
+    `people`: who takes part (the feed's people and the speakers named), as its actors."""
     if episode.kind == "video":
         data: dict = {
             "@type": "VideoObject",
@@ -198,6 +204,7 @@ def json_ld(
         }
     data["url"] = page_url
     data["duration"] = _iso_duration(episode.duration)
+    data["actor"] = [{"@type": "Person", "name": name} for name in people]
     document = {"@context": "https://schema.org", **{k: v for k, v in data.items() if v}}
     text = json.dumps(document, ensure_ascii=False, indent=1)
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))

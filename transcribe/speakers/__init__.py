@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..records import Naming, Person, Segment, Transcript, Turn, Word
+from ..records import UNNAMED_SPEAKER, Naming, Person, Segment, Transcript, Turn, Word
 from ..speech import SpeechOptions
 from .cluster import cluster
 from .embedding import NAME, load_voice_model
 from .features import SAMPLE_RATE, fbank
-from .names import name_speakers, with_names
+from .names import name_by_voice, name_speakers, with_names
 
 PIECE = 1.5  # seconds of speech per voiceprint
 STEP = 0.75  # a voiceprint every this many seconds
@@ -80,7 +80,7 @@ def find_turns(
     stacked = np.vstack(vectors)
     bound = min(options.max_speakers, max_speakers or options.max_speakers)
     labels = cluster(stacked, max_speakers=max(1, bound))
-    names = [f"Speaker {n + 1}" for n in range(labels.max() + 1)]
+    names = [UNNAMED_SPEAKER.format(n + 1) for n in range(labels.max() + 1)]
     turns = _turns(spans, [names[label] for label in labels])
     voiceprints = {}
     for n, name in enumerate(names):
@@ -107,14 +107,17 @@ def label_speakers(
     people: list[Person] = (),
     mentioned: list[Person] = (),
     progress: Callable[[float], None] | None = None,
+    voices: dict[str, np.ndarray] | None = None,
 ) -> Labelled:
     """Find who speaks when in the audio file, give the transcript's words their speakers,
     and name them from the evidence (`people`: the feed's; `mentioned`: the description's;
-    see names.py). As many people as the feed names, two or more, bound the speakers."""
+    see names.py; `voices`: the show's known voices, by name). As many people as the feed
+    names, two or more, bound the speakers."""
     named = len({p.name for p in people})
     found = find_turns(path, options, max_speakers=named if named >= 2 else None, progress=progress)
     labelled = assign_speakers(transcript, found.turns)
     names = name_speakers(labelled.segments, list(people), list(mentioned))
+    names = name_by_voice(found.voiceprints, names, voices or {})
     segments, turns = with_names(labelled.segments, found.turns, names)
     return Labelled(replace(labelled, segments=segments), turns, found.voiceprints, names)
 

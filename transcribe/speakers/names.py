@@ -8,7 +8,8 @@ Evidence, strongest first:
 - the feed names the people (`<podcast:person>`) or the description does ("with ...",
   "joined by ..."): a name heard in the talk is taken in the feed's spelling, and when the
   talk has named all of them but one, and one speaker is left, that speaker is the one left
-  (also when a lone speaker is the feed's only person).
+  (also when a lone speaker is the feed's only person);
+- a voice the show's other episodes named: next week's host is named with no word said.
 A name heard in the talk that the feed does not list is taken only when it is a full name
 ("my name is Ada Lovelace"), never from a single word.
 """
@@ -19,7 +20,10 @@ import re
 from collections import Counter
 from dataclasses import replace
 
+import numpy as np
+
 from ..records import Naming, Person, Segment, Turn
+from .cluster import MERGE_COSINE
 
 # a name: capitalized words (and the particles of surnames); the phrases before it are
 # matched in any case, the name itself only capitalized
@@ -143,6 +147,57 @@ def name_speakers(
         )
         named[unnamed[0]] = Naming(left[0], evidence)
     return named
+
+
+VOICE_EVIDENCE = "the voice of"
+
+
+def name_by_voice(
+    voiceprints: dict[str, np.ndarray], named: dict[str, Naming], known: dict[str, np.ndarray]
+) -> dict[str, Naming]:
+    """`named`, and each speaker still unnamed whose voice is a known one's (the show's
+    other episodes): cosine at least MERGE_COSINE, the bar at which clustering takes two
+    voices for one. The surest match first; a name goes to one speaker."""
+    taken = {naming.name for naming in named.values()}
+    matches = sorted(
+        (
+            (float(vector @ voice), label, name)
+            for label, vector in voiceprints.items()
+            if label not in named
+            for name, voice in known.items()
+            if name not in taken
+        ),
+        reverse=True,
+    )
+    result = dict(named)
+    for similarity, label, name in matches:
+        if similarity < MERGE_COSINE:
+            break
+        if label not in result and name not in taken:
+            evidence = (
+                f"{VOICE_EVIDENCE} {name} in the show's other episodes (cosine {similarity:.2f})"
+            )
+            result[label] = Naming(name, evidence)
+            taken.add(name)
+    return result
+
+
+def known_voices(
+    named: list[tuple[dict[str, Naming], dict[str, list[float]]]],
+) -> dict[str, np.ndarray]:
+    """Each name's voice (its mean voiceprint, unit length) from other episodes' (names,
+    voiceprints), by label; only names the talk or the feed gave, so that one voice taken
+    for another is not passed on."""
+    vectors: dict[str, list[np.ndarray]] = {}
+    for names, voiceprints in named:
+        for label, naming in names.items():
+            if label in voiceprints and not naming.evidence.startswith(VOICE_EVIDENCE):
+                vectors.setdefault(naming.name, []).append(np.asarray(voiceprints[label]))
+    voices = {}
+    for name, found in vectors.items():
+        mean = np.mean(found, axis=0)
+        voices[name] = mean / max(float(np.linalg.norm(mean)), 1e-9)
+    return voices
 
 
 def with_names(

@@ -45,6 +45,14 @@
   }
   player.addEventListener("timeupdate", function () { highlight(player.currentTime, !player.paused); });
 
+  // the timeline's playhead follows the playback
+  var playhead = document.querySelector(".timeline .playhead");
+  if (playhead) {
+    player.addEventListener("timeupdate", function () {
+      if (player.duration > 0) playhead.style.left = (100 * player.currentTime / player.duration) + "%";
+    });
+  }
+
   function fromAddress() {
     var match = /^#t=([\d:.]+)$/.exec(location.hash);
     if (match) seekTo(parseTime(match[1]));

@@ -129,7 +129,7 @@
       batch.forEach(function (episode) {
         var rows = S.texts[episode[0]] || [];
         var hits = phraseHits(rows, query, prefix).map(function (hit) {
-          return { start: hit.start, row: hit.row, text: rows[hit.row][1] };
+          return { start: hit.start, row: hit.row, text: rows[hit.row][1], speaker: rows[hit.row][2] || "" };
         });
         if (hits.length && found.length < MAX_EPISODES) found.push({ episode: episode, hits: hits });
       });
@@ -189,6 +189,13 @@
         link.textContent = clock(hit.start);
         line.appendChild(link);
         line.appendChild(document.createTextNode(" "));
+        if (hit.speaker) {  // who said it (text, never HTML)
+          var who = document.createElement("span");
+          who.className = "who";
+          who.textContent = hit.speaker;
+          line.appendChild(who);
+          line.appendChild(document.createTextNode(" "));
+        }
         line.appendChild(marked(hit.text, query, prefix));
         moments.appendChild(line);
       });
