@@ -7,7 +7,9 @@ Data: the nine 30-second AMI meeting excerpts of ../shared/data/diarization (rea
 meeting speech, 1 to 4 speakers, overlap kept in the reference), and conversations spoken by
 espeak-ng voices from the demo's scripts (two voices, two other voices, three voices, one
 voice alone), whose reference turns are what was spoken. DER is pyannote.metrics', over the
-whole file, at collar 0 and at +-0.25 s (collar=0.5, its total width). Cost: the speakers
+whole file, at collar 0 and at +-0.25 s (collar=0.5, its total width). Names: the demo's
+three episodes as the job names them, and the same audio with no evidence (no name may be
+given). Cost: the speakers
 stage's time against the speech stage's on the same file (tiny.en, the job's settings, one
 episode on both cores), one after the other in this process, and the process's peak memory:
 on a two-voice conversation, or (--cost-only FILE) on a real recording.
@@ -22,6 +24,7 @@ import resource
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,8 +34,8 @@ from pyannote.core import Annotation, Segment, Timeline  # noqa: E402
 from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
 
 from transcribe.demo import converse, demo_script  # noqa: E402
-from transcribe.records import Turn  # noqa: E402
-from transcribe.speakers import find_turns  # noqa: E402
+from transcribe.records import Turn, is_unnamed  # noqa: E402
+from transcribe.speakers import find_turns, label_speakers, speaker_at  # noqa: E402
 
 AMI = ROOT.parent / "shared" / "data" / "diarization"
 CACHE = ROOT / "bench" / ".cache" / "speakers"
@@ -43,6 +46,7 @@ CONVERSATIONS = {  # name -> the espeak-ng voices taking turns
     "one voice": ["en-us"],
 }
 TARGETS = "targets: DER <= 0.12 at +-0.25 s on AMI; speaker count right on >= 80% of clips; " \
+    "names right on >= 95% of turns with evidence, no wrong name; " \
     "diarization <= 25% of transcription time"  # fmt: skip
 
 
@@ -121,8 +125,52 @@ def main() -> None:
         right = sum(r["right_count"] for r in results)
         print(f"  {'all':34} DER {abs(metrics[0]):.3f} / {abs(metrics[1]):.3f}   "
               f"speaker count right {right}/{len(results)}")  # fmt: skip
+    naming()
     path, reference = conversation(CONVERSATIONS["two voices (en-us, en-us+f3)"][:2], args.minutes)
     cost(path, reference[-1].end)
+
+
+def naming() -> None:
+    """Names on the demo's three episodes as the job gives them (introductions, the feed's
+    people, the voices of the earlier episodes), and on the same audio with no evidence at
+    all: the share of spoken turns named right, and the turns given a wrong name."""
+    from transcribe.records import Person
+    from transcribe.speakers.names import known_voices
+    from transcribe.speech import SpeechOptions, plan, transcribe_audio
+
+    show = json.loads((ROOT / "examples" / "demo" / "episodes.json").read_text())
+    voices = show["show"]["voices"]
+    options = plan(SpeechOptions())
+    for evidence in ("the feed and the talk", "none (no feed, talk read as if silent)"):
+        right = wrong = total = 0
+        earlier = []
+        for episode in sorted(show["episodes"], key=lambda e: e["published"]):
+            people = {role: name for name, role in episode["people"]}
+            people.setdefault("guest", "Sam Ortiz")  # the third's reporter, whom it does not name
+            lines = [(voices[t["speaker"]], t["text"]) for t in episode["turns"]]
+            path = CACHE / f"demo-{episode['guid']}.mp3"
+            reference = converse(lines, path)
+            transcript = transcribe_audio(path, options)
+            if evidence.startswith("none"):  # no introduction heard, no person listed
+                transcript.segments = [
+                    replace(s, text=" ...", words=tuple(replace(w, text=" ...") for w in s.words))
+                    for s in transcript.segments
+                ]
+                found = label_speakers(path, transcript)
+            else:
+                listed = [Person(n, r) for n, r in episode["people"]]
+                found = label_speakers(
+                    path, transcript, people=listed, voices=known_voices(earlier)
+                )
+                earlier.append((found.names, {k: v.tolist() for k, v in found.voiceprints.items()}))
+            truth = {voice: people[role] for role, voice in voices.items()}
+            for turn in reference:
+                given = speaker_at(found.turns, turn.start, turn.end)
+                total += 1
+                right += given == truth[turn.speaker]
+                wrong += given != truth[turn.speaker] and not is_unnamed(given)
+        print(f"naming, evidence: {evidence}: {right}/{total} turns named right, "
+              f"{wrong} given a wrong name")  # fmt: skip
 
 
 def cost(path: Path, seconds: float) -> None:
