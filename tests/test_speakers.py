@@ -94,6 +94,8 @@ def test_clustering_finds_how_many_voices_there_are():
     assert len(set(cluster(np.vstack([voice(a, 20), voice(b, 20), voice(c, 20)])))) == 3
     assert set(cluster(voice(a, 60))) == {0}
     assert set(cluster(two, max_speakers=1)) == {0}
+    # past `most` voiceprints, a spread of them is clustered and the rest take the nearest
+    assert cluster(two, most=25).tolist() == [0] * 30 + [1] * 20 + [0] * 10
 
 
 def test_the_features_are_kaldis_fbank_as_the_voice_model_was_trained_on():

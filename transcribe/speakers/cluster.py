@@ -13,14 +13,28 @@ MIN_NEIGHBOURS = 6
 MIN_CLUSTER = 4  # pieces (of 1.5 s, every 0.75 s): a speaker heard for under ~3 s is folded in
 MERGE_COSINE = 0.875  # two speakers whose mean voiceprints are this alike are one
 SINGLE_BELOW = 10  # so few pieces are one speaker: too few to tell a structure
+# Voiceprints clustered at once, about 19 minutes of speech: the affinity matrix and its
+# eigenvectors grow with the square of the count (a 73-minute episode, 5,800 pieces, peaked
+# at 1.5 GiB), so a longer episode clusters this many, evenly spread over it, and each of
+# the others takes the speaker whose mean voiceprint is nearest
+MOST_CLUSTERED = 1500
 
 
-def cluster(vectors: np.ndarray, max_speakers: int = 8, min_speakers: int = 1) -> np.ndarray:
+def cluster(
+    vectors: np.ndarray, max_speakers: int = 8, min_speakers: int = 1, most: int = MOST_CLUSTERED
+) -> np.ndarray:
     """A speaker number for each unit-length voiceprint (rows of `vectors`), numbered from 0
     in order of first appearance."""
     count = len(vectors)
     if count < SINGLE_BELOW or max_speakers <= 1:
         return np.zeros(count, dtype=int)
+    if count > most:
+        chosen = np.unique(np.linspace(0, count - 1, most).round().astype(int))
+        found = cluster(vectors[chosen], max_speakers, min_speakers, most)
+        centres = _centres(found, vectors[chosen], np.unique(found))
+        labels = (vectors @ centres.T).argmax(axis=1)
+        labels[chosen] = found
+        return _by_first_appearance(labels)
     affinity = _pruned_affinity(vectors)
     laplacian = np.diag(affinity.sum(axis=1)) - affinity
     values, eigenvectors = np.linalg.eigh(laplacian)
