@@ -241,21 +241,22 @@ def find_speakers(config: Config, catalog: Catalog, report: RunReport) -> None:
     due = []
     for episode in _in_config(config, catalog.episodes(TRANSCRIBED)):
         options = speaker_options(config.speech_for(episode.source))
-        evidence = "|".join(f"{p.name}:{p.role}" for p in [*episode.people, *_mentioned(episode)])
+        mentioned = _mentioned(episode)
+        evidence = "|".join(f"{p.name}:{p.role}" for p in [*episode.people, *mentioned])
         producer = (
             f"{options.producer()};transcript={catalog.transcript_producer(episode.id)};"
             f"people={hashlib.sha256(evidence.encode()).hexdigest()[:12]}"
         )
         if options.speakers != "off" and catalog.speakers_producer(episode.id) != producer:
-            due.append((episode, options, producer))
+            due.append((episode, options, producer, mentioned))
     if not due:
         return
     due.reverse()  # oldest first: a voice named in one episode names it in the next
     minutes = progress.bar(
-        round(sum(e.duration or 0 for e, _, _ in due) / 60, 1), "speakers", unit="min"
+        round(sum(e.duration or 0 for e, *_ in due) / 60, 1), "speakers", unit="min"
     )
     with minutes:
-        for episode, options, producer in due:
+        for episode, options, producer, mentioned in due:
             with _recorded(report, episode.id, "speakers", catalog):
                 transcript = catalog.transcript(episode.id)
                 assert transcript is not None  # the episode is in the transcribed state
@@ -270,7 +271,7 @@ def find_speakers(config: Config, catalog: Catalog, report: RunReport) -> None:
                     transcript,
                     options,
                     episode.people,
-                    _mentioned(episode),
+                    mentioned,
                     progress=lambda s, at=done: minutes.update(at + s / 60 - minutes.n),
                     voices=known_voices(catalog.show_voices(episode.source, episode.id)),
                 )

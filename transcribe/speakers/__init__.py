@@ -19,7 +19,7 @@ import numpy as np
 
 from ..records import UNNAMED_SPEAKER, Naming, Person, Segment, Transcript, Turn, Word
 from ..speech import SpeechOptions
-from .cluster import cluster
+from .cluster import cluster, mean_voiceprints
 from .embedding import NAME, load_voice_model
 from .features import SAMPLE_RATE, fbank
 from .names import name_by_voice, name_speakers, with_names
@@ -84,11 +84,8 @@ def find_turns(
     labels = cluster(stacked, max_speakers=max(1, bound))
     names = [UNNAMED_SPEAKER.format(n + 1) for n in range(labels.max() + 1)]
     turns = _turns(spans, [names[label] for label in labels])
-    voiceprints = {}
-    for n, name in enumerate(names):
-        centre = stacked[labels == n].mean(axis=0)
-        voiceprints[name] = centre / max(float(np.linalg.norm(centre)), 1e-9)
-    return Diarization(turns, voiceprints)
+    means = mean_voiceprints(labels, stacked, np.arange(len(names)))
+    return Diarization(turns, dict(zip(names, means, strict=True)))
 
 
 @dataclass(frozen=True)

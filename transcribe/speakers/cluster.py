@@ -31,7 +31,7 @@ def cluster(
     if count > most:
         chosen = np.unique(np.linspace(0, count - 1, most).round().astype(int))
         found = cluster(vectors[chosen], max_speakers, min_speakers, most)
-        centres = _centres(found, vectors[chosen], np.unique(found))
+        centres = mean_voiceprints(found, vectors[chosen], np.unique(found))
         labels = (vectors @ centres.T).argmax(axis=1)
         labels[chosen] = found
         return _by_first_appearance(labels)
@@ -92,7 +92,8 @@ def _kmeans(points: np.ndarray, k: int, restarts: int = 10, rounds: int = 100) -
     return best
 
 
-def _centres(labels: np.ndarray, vectors: np.ndarray, which: np.ndarray) -> np.ndarray:
+def mean_voiceprints(labels: np.ndarray, vectors: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """The mean voiceprint (unit length) of each speaker in `which`."""
     centres = np.array([vectors[labels == j].mean(axis=0) for j in which])
     return centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9)
 
@@ -104,7 +105,7 @@ def _fold_small(labels: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         return np.zeros_like(labels)
     if len(major) == len(found):
         return labels
-    centres = _centres(labels, vectors, major)
+    centres = mean_voiceprints(labels, vectors, major)
     labels = labels.copy()
     minor = ~np.isin(labels, major)
     labels[minor] = major[(vectors[minor] @ centres.T).argmax(axis=1)]
@@ -117,7 +118,7 @@ def _merge_alike(labels: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         found = np.unique(labels)
         if len(found) < 2:
             return labels
-        centres = _centres(labels, vectors, found)
+        centres = mean_voiceprints(labels, vectors, found)
         similarity = np.triu(centres @ centres.T, 1)
         first, second = np.unravel_index(similarity.argmax(), similarity.shape)
         if similarity[first, second] < MERGE_COSINE:
