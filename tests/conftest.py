@@ -6,7 +6,12 @@ test that transcribes pays only for its own audio.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Ray reads its authentication mode once, when imported: tokens, as `ray start --head` (Ray
+# 2.60) starts the test cluster with, and a local Ray generates its own
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import pytest
 from gazette import first_run, outlet  # noqa: F401 - the shared job run, as fixtures

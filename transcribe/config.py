@@ -20,6 +20,7 @@ from .linking import LinkingOptions
 from .render import RenderOptions
 from .speech import ENGINES, SPEAKERS, SpeechOptions, missing_engine
 from .speech.models import english_only, unknown_model
+from .speech.ray_pool import ClusterOptions, address_problem
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Config:
     chapters: ChapterOptions = field(default_factory=ChapterOptions)
     render: RenderOptions = field(default_factory=RenderOptions)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)  # where the speech runs
 
     def speech_for(self, source_url: str) -> SpeechOptions:
         """The speech options, with what the source sets over them."""
@@ -113,6 +115,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> Config:
         "chapters",
         "render",
         "fetch",
+        "cluster",
     }
     _no_unknown_keys(raw, known, "")
     if isinstance(raw.get("sources"), dict):
@@ -140,6 +143,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> Config:
         chapters=_section(ChapterOptions, raw.get("chapters", {}), "chapters"),
         render=_section(RenderOptions, raw.get("render", {}), "render"),
         fetch=_section(FetchConfig, raw.get("fetch", {}), "fetch"),
+        cluster=_section(ClusterOptions, raw.get("cluster", {}), "cluster"),
     )
     validate(config)
     return config
@@ -200,6 +204,7 @@ def validate(config: Config) -> None:
             "chapters: needs 10 <= block_seconds <= min_seconds <= max_seconds, got "
             f"{chapters.block_seconds}, {chapters.min_seconds}, {chapters.max_seconds}"
         )
+    _check_cluster(config.cluster)
     for i, source in enumerate(config.sources):
         if source.limit < 0:
             raise ConfigError(f"sources[{i}].limit: must be 0 (all) or more, got {source.limit}")
@@ -207,6 +212,23 @@ def validate(config: Config) -> None:
             raise ConfigError(
                 f"sources[{i}].url: file:// URLs are refused unless fetch.allow_file_urls = true"
             )
+
+
+def _check_cluster(cluster: ClusterOptions) -> None:
+    if problem := address_problem(cluster.address):
+        raise ConfigError(f"cluster.address: {problem}")
+    if cluster.address:
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise ConfigError("cluster.address: Ray is not installed: make ray")
+    for key in ("workers", "retries", "gpus_per_worker"):
+        if getattr(cluster, key) < 0:
+            raise ConfigError(f"cluster.{key}: must be 0 or more, got {getattr(cluster, key)}")
+    if cluster.cpus_per_worker < 1:
+        raise ConfigError(
+            f"cluster.cpus_per_worker: must be at least 1, got {cluster.cpus_per_worker}"
+        )
 
 
 def with_overrides(config: Config, **paths: Path | None) -> Config:

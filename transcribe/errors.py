@@ -25,6 +25,10 @@ class ConfigError(TranscribeError):
     """The config (or a command-line override) is not usable; the message names the key."""
 
 
+class ClusterError(ConfigError):
+    """The configured Ray cluster cannot be reached or joined (exit code 2, as for config)."""
+
+
 class ConversionError(TranscribeError):
     """A model folder cannot be converted for the other engine."""
 

@@ -30,8 +30,9 @@ from .render.html import plain_text
 from .speakers import label_speakers, speaker_options
 from .speakers.names import known_voices, people_in_description
 from .speech import plan
-from .speech.pool import SpeechJob, transcribe_all
+from .speech.pool import SpeechJob, transcribe_jobs
 from .speech.publisher import current_producers, publisher_transcript
+from .speech.ray_pool import check_reachable
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class RunReport:
 
 def run_job(config: Config, catalog: Catalog) -> RunReport:
     """Every stage, in order."""
+    check_reachable(config.cluster.address)  # now, not after an hour of downloads
     report = RunReport()
     fetch_episodes(config, catalog, report)
     # articles before speech: their names help Whisper spell the episode's
@@ -181,8 +183,9 @@ def _record(catalog: Catalog, report: RunReport, episode: Episode, source: Sourc
 
 def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> None:
     """Transcribe every fetched episode (or import the publisher's transcript), and redo
-    those made with other settings; `speech.parallel` episodes at once, one model shared.
-    Only episodes of the config's sources: a source taken out of it is left as it was."""
+    those made with other settings; `speech.parallel` episodes at once, one model shared,
+    or on the configured Ray cluster's workers. Only episodes of the config's sources: a
+    source taken out of it is left as it was."""
     done = _in_config(config, catalog.episodes(TRANSCRIBED))
     current = {e.id: current_producers(e, config.speech_for(e.source)) for e in done}
     stale = [e for e in done if catalog.transcript_producer(e.id) not in current[e.id]]
@@ -197,7 +200,7 @@ def transcribe_episodes(config: Config, catalog: Catalog, report: RunReport) -> 
             job = _speech_job(config, catalog, episode, report)
             if job is not None:
                 jobs.append(job)
-    for result in transcribe_all(jobs, config.speech):
+    for result in transcribe_jobs(jobs, config.speech, config.cluster):
         with _recorded(report, result.job.name, "speech", catalog):
             if result.transcript is None:
                 raise result.error or TranscribeError("no transcript")

@@ -130,6 +130,26 @@ def speech_options(command):  # noqa: ANN001, ANN201
     return command
 
 
+def cluster_option(command):  # noqa: ANN001, ANN201
+    """--cluster, for the commands that transcribe."""
+    return click.option(
+        "--cluster",
+        metavar="ADDRESS",
+        help='Transcribe on Ray: "local" starts Ray on this machine; "auto", host:port or '
+        "ray://host:10001 joins a running cluster. Default: the config's cluster.address "
+        "(none: here, without Ray).",
+    )(command)
+
+
+def on_cluster(config: Config, address: str | None) -> Config:
+    """The config with --cluster put over cluster.address, validated."""
+    if address is None:
+        return config
+    config = replace(config, cluster=replace(config.cluster, address=address))
+    validate(config)  # a ConfigError is exit code 2 (Commands)
+    return config
+
+
 def _set_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
     """A global option's value, onto the one Context of the command line (given before
     the command or after it: `transcribe run --config FILE` as `transcribe --config FILE

@@ -18,10 +18,12 @@ from .app import (
     Context,
     UsageProblem,
     cli,
+    cluster_option,
     demo_hint,
     finish,
     log,
     no_catalog,
+    on_cluster,
     pass_context,
     run_and_report,
     speech_options,
@@ -34,12 +36,13 @@ if TYPE_CHECKING:
 
 
 @cli.command()
+@cluster_option
 @pass_context
-def run(context: Context) -> None:
+def run(context: Context, cluster: str | None) -> None:
     """Run every stage: fetch, transcribe, ingest articles, link, render."""
     from ..pipeline import run_job
 
-    config = sourced(context, articles_will_do=True)
+    config = on_cluster(sourced(context, articles_will_do=True), cluster)
 
     def job() -> RunReport:
         with Catalog(config.catalog_path) as catalog:
@@ -94,6 +97,7 @@ def fetch(context: Context) -> None:
     help="Find who speaks when and name the speakers in every format (auto, the default: "
     "the config's speech.speakers), or not (off).",
 )
+@cluster_option
 @pass_context
 def speech(
     context: Context,
@@ -104,6 +108,7 @@ def speech(
     formats: tuple[str, ...],
     output_dir: Path | None,
     speakers: str | None,
+    cluster: str | None,
 ) -> None:
     """Transcribe local audio or video FILES, without a catalog (like the whisper CLI).
 
@@ -117,6 +122,7 @@ def speech(
     options = speech_overrides(context, model, engine, language)
     if speakers:
         options = replace(options, speakers=speakers)
+    config = replace(on_cluster(context.config, cluster), speech=options)
     if files and len(formats) > 1 and not output_dir:
         raise UsageProblem("several --format need -o DIR: each format is a file of its own")
     if not files:
@@ -124,11 +130,17 @@ def speech(
 
         with context.catalog() as catalog:
             report = RunReport()
-            transcribe_episodes(replace(context.config, speech=options), catalog, report)
+            transcribe_episodes(config, catalog, report)
         finish([report.speech_line()], report.failures)
         return
+    if config.cluster.address:
+        from ..speech.ray_pool import transcribe_files_on_ray
+
+        transcribed = transcribe_files_on_ray(files, options, config.cluster)
+    else:
+        transcribed = transcribe_files(files, options)
     failed = False
-    for done in transcribe_files(files, options):
+    for done in transcribed:
         transcript, error = done.transcript, done.error
         if transcript is not None and options.speakers != "off":
             try:

@@ -237,6 +237,11 @@ class FileTranscript:
     transcript: Transcript | None
     error: str = ""  # without the file's name, which the caller shows beside it
 
+    @classmethod
+    def failed(cls, path: Path, error: Exception) -> FileTranscript:
+        message = str(error).removeprefix(f"{path}: ").removeprefix(f"{path.name}: ")
+        return cls(path, None, message)
+
 
 def transcribe_files(paths: Iterable[Path], options: SpeechOptions) -> Iterator[FileTranscript]:
     """Transcribe local files one after another, each with its progress bar (as the
@@ -251,8 +256,7 @@ def transcribe_files(paths: Iterable[Path], options: SpeechOptions) -> Iterator[
                 path, transcribe_audio(path, options, on_progress=partial(progress.advance, bar))
             )
         except TranscribeError as e:
-            error = str(e).removeprefix(f"{path}: ").removeprefix(f"{path.name}: ")
-            found = FileTranscript(path, None, error)
+            found = FileTranscript.failed(path, e)
         finally:
             bar.close()
         yield found

@@ -11,10 +11,14 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import progress
 from ..records import Transcript
 from . import SpeechOptions, load_model, share_malloc_arena, transcribe_audio
+
+if TYPE_CHECKING:
+    from .ray_pool import ClusterOptions
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,18 @@ class SpeechResult:
     error: Exception | None = None
 
 
+def transcribe_jobs(
+    jobs: Sequence[SpeechJob], options: SpeechOptions, cluster: ClusterOptions
+) -> Iterator[SpeechResult]:
+    """Each job's transcript or error, as they finish: here (transcribe_all), or on the
+    Ray cluster that `cluster` names."""
+    if cluster.address:
+        from .ray_pool import transcribe_on_ray
+
+        return transcribe_on_ray(jobs, cluster)
+    return transcribe_all(jobs, options)
+
+
 def transcribe_all(jobs: Sequence[SpeechJob], options: SpeechOptions) -> Iterator[SpeechResult]:
     """Each job's transcript or error, in the order they finish; `options`: the run's,
     planned (speech.plan), whose model every job shares. The model is loaded with the first
@@ -40,7 +56,7 @@ def transcribe_all(jobs: Sequence[SpeechJob], options: SpeechOptions) -> Iterato
     if options.parallel > 1:
         share_malloc_arena()
     model = functools.cache(functools.partial(load_model, options))
-    minutes = _MinutesBar(sum(job.seconds for job in jobs))
+    minutes = MinutesBar(sum(job.seconds for job in jobs))
     running: dict[Future, SpeechJob] = {}
     try:
         with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
@@ -69,7 +85,7 @@ def transcribe_all(jobs: Sequence[SpeechJob], options: SpeechOptions) -> Iterato
         minutes.close()
 
 
-class _MinutesBar:
+class MinutesBar:
     """One progress bar in audio minutes over files transcribed side by side."""
 
     def __init__(self, seconds: float):

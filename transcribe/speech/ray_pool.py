@@ -1,0 +1,215 @@
+"""Many files through Ray actors: the speech stage on a cluster, the driver the catalog's
+only writer.
+
+Each actor (a worker) loads the model once and transcribes one episode at a time. A task
+carries the episode's media bytes (through Ray's object store, so a worker needs no shared
+disk), its options and glossary, and returns the Transcript, which pool.transcribe_all's
+caller records as it arrives: a killed driver loses only what was in flight. A worker that
+dies mid-episode is replaced, and the episode tried again, `retries` times at most. Ray is
+imported only here, and only when a cluster is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ClusterError, TranscribeError
+from ..records import Transcript
+from . import FileTranscript, SpeechOptions, transcribe_audio
+from .pool import MinutesBar, SpeechJob, SpeechResult
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 10.0  # a head that does not answer in this long is unreachable
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    # "": no Ray, the speech runs here; "local": start a Ray instance on this machine;
+    # "auto", "host:6379" or "ray://host:10001": join a running cluster
+    address: str = ""
+    workers: int = 0  # speech actors; 0: as many as the cluster's CPUs (or GPUs) hold
+    cpus_per_worker: int = 1  # each worker's decoding threads
+    gpus_per_worker: float = 0  # a worker with a GPU decodes on CUDA in float16 by itself
+    retries: int = 2  # times an episode is tried again after its worker died
+
+
+class SpeechWorker:
+    """One Ray actor: one model, loaded with its first episode and kept for the others (the
+    engines cache it per process and settings)."""
+
+    def transcribe(
+        self, media: bytes, suffix: str, options: SpeechOptions, glossary: tuple[str, ...]
+    ) -> Transcript:
+        # the bytes came through the object store: a file again, for ffmpeg to read
+        with tempfile.NamedTemporaryFile(suffix=suffix) as file:
+            file.write(media)
+            file.flush()
+            return transcribe_audio(Path(file.name), options, glossary=list(glossary))
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def transcribe_on_ray(jobs: Sequence[SpeechJob], cluster: ClusterOptions) -> Iterator[SpeechResult]:
+    """Each job's transcript or error, in the order they finish, transcribed by Ray actors;
+    a local Ray started here is stopped at the end. Raises ClusterError when the cluster
+    cannot be reached."""
+    import ray
+
+    started = connect(cluster)
+    minutes = MinutesBar(sum(job.seconds for job in jobs))
+    actor = ray.remote(num_cpus=cluster.cpus_per_worker, num_gpus=cluster.gpus_per_worker)(
+        SpeechWorker
+    )
+    workers = [actor.remote() for _ in range(min(len(jobs), worker_count(cluster)))]
+    idle = deque(workers)
+    waiting = deque((job, 0) for job in jobs)
+    running: dict[Any, tuple[SpeechJob, int, Any]] = {}  # task -> (job, tries so far, worker)
+    try:
+        while waiting or running:
+            while waiting and idle:
+                job, tries = waiting.popleft()
+                worker = idle.popleft()
+                task = worker.transcribe.remote(
+                    job.media.read_bytes(),
+                    job.media.suffix,
+                    on_worker(job.options, cluster),
+                    job.glossary,
+                )
+                running[task] = (job, tries, worker)
+            [task], _ = ray.wait(list(running), num_returns=1)
+            job, tries, worker = running.pop(task)
+            try:
+                transcript = ray.get(task)
+            except ray.exceptions.RayActorError as e:  # the worker's process or node died
+                log.warning("%s: its worker died (%s)", job.name, type(e).__name__)
+                workers.remove(worker)
+                workers.append(actor.remote())
+                idle.append(workers[-1])
+                if tries < cluster.retries:
+                    waiting.appendleft((job, tries + 1))
+                else:
+                    yield SpeechResult(job, None, died(tries + 1))
+                continue
+            except ray.exceptions.RayTaskError as e:  # the episode's own failure, not retried
+                idle.append(worker)
+                yield SpeechResult(job, None, _cause(e))
+                continue
+            idle.append(worker)
+            minutes.finish(job)
+            yield SpeechResult(job, transcript)
+    finally:  # done, or Ctrl-C, or the caller stopped early: episodes in flight are dropped
+        for worker in workers:
+            ray.kill(worker)
+        if started:
+            ray.shutdown()
+        minutes.close()
+
+
+def transcribe_files_on_ray(
+    paths: Sequence[Path], options: SpeechOptions, cluster: ClusterOptions
+) -> Iterator[FileTranscript]:
+    """`transcribe speech FILE...` on the cluster: each file's transcript or error, in the
+    order they finish."""
+    jobs = [SpeechJob(str(path), Path(path), options) for path in paths]
+    for result in transcribe_on_ray(jobs, cluster):
+        path = result.job.media
+        if result.transcript is None:
+            yield FileTranscript.failed(path, result.error or TranscribeError("no transcript"))
+        else:
+            yield FileTranscript(path, result.transcript)
+
+
+def on_worker(options: SpeechOptions, cluster: ClusterOptions) -> SpeechOptions:
+    """The job's options as one worker runs them: one episode at a time, on its own CPUs
+    (a worker given a GPU sees only its own, and "auto" picks CUDA from that)."""
+    return replace(options, parallel=1, threads=cluster.cpus_per_worker)
+
+
+def died(tries: int) -> TranscribeError:
+    return TranscribeError(
+        f"its Ray worker died {tries} time{'s' if tries > 1 else ''} while transcribing it"
+        " (out of memory, or killed); the next run tries again"
+    )
+
+
+def _cause(error: Any) -> Exception:
+    """The worker's own exception (a MediaError, NoSpeechError...) rather than Ray's
+    wrapper, so that the episode's failure reads as it does without a cluster."""
+    cause = getattr(error, "cause", None)
+    return cause if isinstance(cause, Exception) else TranscribeError(str(error))
+
+
+def worker_count(cluster: ClusterOptions) -> int:
+    """The configured number of workers, or as many as the cluster's resources hold."""
+    if cluster.workers:
+        return cluster.workers
+    import ray
+
+    resources = ray.cluster_resources()
+    fits = [int(resources.get("CPU", 1) // max(cluster.cpus_per_worker, 1))]
+    if cluster.gpus_per_worker:
+        fits.append(int(resources.get("GPU", 0) // cluster.gpus_per_worker))
+    return max(1, min(fits))
+
+
+def connect(cluster: ClusterOptions) -> bool:
+    """Join the configured cluster, or start a local one; True when started here (and so
+    to be stopped by the caller). A Ray already initialized in this process is used as
+    it is. Raises ClusterError, within seconds, when the cluster cannot be reached."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    if cluster.address == "local":
+        cpus = max(os.cpu_count() or 1, cluster.workers * cluster.cpus_per_worker)
+        ray.init(address="local", num_cpus=cpus, **quiet)
+        return True
+    check_reachable(cluster.address)
+    try:
+        ray.init(address=cluster.address, log_to_driver=False, logging_level=logging.ERROR)
+    except (ConnectionError, ValueError, RuntimeError) as e:
+        hint = ""
+        if "authentication" in repr(e.__cause__).lower():  # Ray 2.59 on: token auth is on
+            hint = (
+                ": the cluster wants its token; set RAY_AUTH_MODE=token here, with the token"
+                " (ray get-auth-token, on the head) in ~/.ray/auth_token or RAY_AUTH_TOKEN"
+            )
+        raise ClusterError(f"cluster.address {cluster.address!r}: {e}{hint}") from e
+    return False
+
+
+def address_problem(address: str) -> str:
+    """What is wrong with a cluster address, "" when nothing is."""
+    if address in ("", "local", "auto"):
+        return ""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if host and port.isdigit():
+        return ""
+    return f'{address!r} is not "local", "auto", host:port nor ray://host:port'
+
+
+def check_reachable(address: str) -> None:
+    """Raise ClusterError when the head at `address` ("host:port" or "ray://host:port")
+    takes no connection: Ray itself would retry for minutes. "", "local" and "auto" (which
+    Ray resolves, and fails at once when no cluster runs here) are not checked."""
+    if address in ("", "local", "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        raise ClusterError(
+            f"cannot reach the Ray cluster at {address} ({e.strerror or e}); is its head"
+            " started (ray start --head)?"
+        ) from e
