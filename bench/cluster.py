@@ -211,6 +211,16 @@ def main() -> None:
     )
     parser.add_argument("--minutes", type=float, default=5.0, help="length of each episode")
     parser.add_argument("--gpu", action="store_true", help="also 1 worker of 1 GPU")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="Ray configurations: workers of 1 CPU",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="run every configuration this many times, in turn"
+    )
     parser.add_argument("--save", type=Path, help="write the raw figures here (JSON)")
     args = parser.parse_args()
     from transcribe.demo import serve
@@ -218,10 +228,12 @@ def main() -> None:
     cache = ROOT / "bench" / ".cache" / f"cluster-{args.minutes:g}min"
     cache.mkdir(parents=True, exist_ok=True)
     pieces = cut_episodes(cache, args.minutes)
-    configs = [
-        ("here (no Ray: 2 episodes at once, 1 thread each)", ""),
-        ("Ray local, 1 worker of 1 CPU", '[cluster]\naddress = "local"\nworkers = 1\n'),
-        ("Ray local, 2 workers of 1 CPU", '[cluster]\naddress = "local"\nworkers = 2\n'),
+    configs = [("here (no Ray: 2 episodes at once, 1 thread each)", "")] + [
+        (
+            f"Ray local, {n} worker{'s' if n > 1 else ''} of 1 CPU",
+            f'[cluster]\naddress = "local"\nworkers = {n}\n',
+        )
+        for n in args.workers
     ]
     if args.gpu:
         configs.append(
@@ -240,9 +252,12 @@ def main() -> None:
             [str(BIN / "transcribe"), "-q", "--config", str(config), "fetch"], check=True
         )
         runs = []
-        for i, (name, cluster) in enumerate(configs):
-            print(f"running: {name}", file=sys.stderr, flush=True)
-            runs.append(run_speech(template, folder, f"run{i}", feed, cluster) | {"name": name})
+        for repeat in range(1, args.repeats + 1):
+            for name, cluster in configs:
+                name += f" (run {repeat})" if args.repeats > 1 else ""
+                print(f"running: {name}", file=sys.stderr, flush=True)
+                run = run_speech(template, folder, f"run{len(runs)}", feed, cluster)
+                runs.append(run | {"name": name, "local": len(runs) // len(configs) * len(configs)})
         local = transcripts(Path(runs[0]["data"]))
         audio_min = sum(t.duration for t in local.values()) / 60
         for run in runs:
@@ -259,14 +274,13 @@ def main() -> None:
 
 
 def report(runs: list[dict], audio_min: float, costs: dict, writes: dict, episodes: int) -> None:
-    local = runs[0]["wall"]
     print(f"\n{episodes} episodes, {audio_min:.1f} min of real speech, tiny.en, speakers off\n")
     print(
         "| configuration | wall | audio min per min | vs the local path | driver peak | all processes' peak | transcripts identical |"
     )
     print("|---|---|---|---|---|---|---|")
     for run in runs:
-        overhead = (run["wall"] / local - 1) * 100
+        overhead = (run["wall"] / runs[run["local"]]["wall"] - 1) * 100  # that repeat's
         print(
             f"| {run['name']} | {run['wall']:.1f} s | {audio_min / (run['wall'] / 60):.2f} | "
             f"{overhead:+.1f}% | {run['driver_mib']:.0f} MiB | {run['tree_mib']:.0f} MiB | "

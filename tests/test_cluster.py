@@ -213,6 +213,35 @@ def test_an_unreachable_cluster_is_one_line_and_exit_code_2(tmp_path, calls, add
     assert len(lines) == 1 and f"cannot reach the Ray cluster at {address}" in lines[0], lines
 
 
+def test_a_cluster_without_room_for_one_worker_is_a_clear_error_not_a_wait(head, calls):
+    from transcribe.errors import ClusterError
+
+    ray.init(address=head, log_to_driver=False)
+    try:
+        jobs = [SpeechJob("first", calls[0], SpeechOptions(speakers="off"))]
+        with pytest.raises(ClusterError, match="no room for one worker of 1 CPU and 1 GPU"):
+            list(transcribe_on_ray(jobs, ClusterOptions(address=head, gpus_per_worker=1)))
+    finally:
+        ray.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("cluster", "error"),
+    [
+        ({"workers": -1}, "cluster.workers: must be 0 or more"),
+        ({"cpus_per_worker": 0}, "cluster.cpus_per_worker: must be at least 1"),
+        ({"address": "head.example"}, "cluster.address: 'head.example' is not"),
+        ({"nodes": 3}, "cluster.nodes"),
+    ],
+)
+def test_cluster_settings_are_checked_where_they_are_read(cluster, error):
+    from transcribe.config import parse_config
+    from transcribe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=error):
+        parse_config({"cluster": cluster})
+
+
 def test_a_cluster_address_that_is_no_address_is_a_config_error(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text('[[sources]]\nurl = "https://example.org/feed.xml"\n')

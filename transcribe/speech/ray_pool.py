@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ClusterError, TranscribeError
+from ..errors import ClusterError, MediaError, TranscribeError
 from ..records import Transcript
 from . import FileTranscript, SpeechOptions, transcribe_audio
 from .pool import MinutesBar, SpeechJob, SpeechResult
@@ -66,21 +66,27 @@ def transcribe_on_ray(jobs: Sequence[SpeechJob], cluster: ClusterOptions) -> Ite
     import ray
 
     started = connect(cluster)
-    minutes = MinutesBar(sum(job.seconds for job in jobs))
     actor = ray.remote(num_cpus=cluster.cpus_per_worker, num_gpus=cluster.gpus_per_worker)(
         SpeechWorker
     )
-    workers = [actor.remote() for _ in range(min(len(jobs), worker_count(cluster)))]
-    idle = deque(workers)
-    waiting = deque((job, 0) for job in jobs)
-    running: dict[Any, tuple[SpeechJob, int, Any]] = {}  # task -> (job, tries so far, worker)
+    workers: list[Any] = []
+    minutes = MinutesBar(sum(job.seconds for job in jobs))
     try:
+        workers += [actor.remote() for _ in range(min(len(jobs), worker_count(cluster)))]
+        idle = deque(workers)
+        waiting = deque((job, 0) for job in jobs)
+        running: dict[Any, tuple[SpeechJob, int, Any]] = {}  # task -> (job, tries, worker)
         while waiting or running:
             while waiting and idle:
                 job, tries = waiting.popleft()
+                try:
+                    media = job.media.read_bytes()
+                except OSError as e:
+                    yield SpeechResult(job, None, MediaError(f"{job.media}: {e.strerror}"))
+                    continue
                 worker = idle.popleft()
                 task = worker.transcribe.remote(
-                    job.media.read_bytes(),
+                    media,
                     job.media.suffix,
                     on_worker(job.options, cluster),
                     job.glossary,
@@ -150,16 +156,24 @@ def _cause(error: Any) -> Exception:
 
 
 def worker_count(cluster: ClusterOptions) -> int:
-    """The configured number of workers, or as many as the cluster's resources hold."""
-    if cluster.workers:
-        return cluster.workers
+    """The configured number of workers, or as many as the cluster's resources hold; never
+    more than those (an actor that finds no room would wait, and its episodes with it).
+    Raises ClusterError when not one worker fits."""
     import ray
 
     resources = ray.cluster_resources()
-    fits = [int(resources.get("CPU", 1) // max(cluster.cpus_per_worker, 1))]
+    fits = int(resources.get("CPU", 0) // cluster.cpus_per_worker)
     if cluster.gpus_per_worker:
-        fits.append(int(resources.get("GPU", 0) // cluster.gpus_per_worker))
-    return max(1, min(fits))
+        fits = min(fits, int(resources.get("GPU", 0) // cluster.gpus_per_worker))
+    if fits < 1:
+        raise ClusterError(
+            f"the Ray cluster has no room for one worker of {cluster.cpus_per_worker} CPU"
+            f" and {cluster.gpus_per_worker:g} GPU (it has {resources.get('CPU', 0):g} CPU,"
+            f" {resources.get('GPU', 0):g} GPU)"
+        )
+    if cluster.workers > fits:
+        log.warning("the Ray cluster has room for %d speech workers, not %d", fits, cluster.workers)
+    return min(cluster.workers or fits, fits)
 
 
 def connect(cluster: ClusterOptions) -> bool:
