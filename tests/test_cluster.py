@@ -66,18 +66,36 @@ def calls(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return clips
 
 
-def workers_transcribing() -> list[int]:
+def workers_transcribing(under: int | None = None) -> list[int]:
     """The process ids of the speech actors that are transcribing now (Ray titles an actor's
-    process with its class and the method it runs)."""
-    found = []
+    process with its class and the method it runs); `under`: only those descended from that
+    process (a local Ray's workers are its driver's grandchildren)."""
+    found, parents = [], {}
     for proc in Path("/proc").iterdir():
         try:
             title = (proc / "cmdline").read_bytes()
-        except OSError:
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
         if title.startswith(b"ray::SpeechWorker.transcribe"):
             found.append(int(proc.name))
-    return found
+
+    def descends(pid: int) -> bool:
+        while pid > 1:
+            if pid == under:
+                return True
+            pid = parents.get(pid, 0)
+        return False
+
+    return [pid for pid in found if under is None or descends(pid)]
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def kill_a_worker_mid_episode(killed: list[int], stop: threading.Event) -> None:
@@ -260,14 +278,16 @@ def test_ctrl_c_stops_the_cluster_work_and_a_rerun_finishes_it(site, base_url, c
     command = [BIN / "transcribe", "-q", "--config", str(config), "run"]
     job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not workers_transcribing() and time.monotonic() < deadline:
+    while not (busy := workers_transcribing(under=job.pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert workers_transcribing(), "a worker started on the first episode"
+    assert busy, "a worker of this run started on the first episode"
     job.send_signal(signal.SIGINT)
-    job.communicate(timeout=60)
-    assert job.returncode != 0
-    time.sleep(2)
-    assert not workers_transcribing(), "no worker goes on with the episode"
+    _, err = job.communicate(timeout=60)
+    assert job.returncode != 0, err
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in busy) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in busy), "no worker goes on with the episode"
     with Catalog(tmp_path / "data" / "catalog.sqlite", exclusive=False) as catalog:
         assert catalog.episodes("transcribed") == []
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -270,11 +271,45 @@ def test_no_evidence_no_name():
     )] == ["Dana Whitcomb", "Sam Ortiz"]  # fmt: skip
 
 
+def test_names_given_again_by_voice_keep_the_talks_and_change_only_the_voices():
+    from transcribe.records import Naming
+    from transcribe.speakers import renamed
+    from transcribe.speakers.names import named_again_by_voice
+
+    carla, dana, other = np.eye(3)
+    voiceprints = {"Speaker 1": list(carla), "Speaker 2": list(dana)}
+    before = {
+        "Speaker 1": Naming("Carla Jennings", "introduced herself"),
+        "Speaker 2": Naming("Dan Whit", "the voice of Dan Whit in the show's other episodes (cosine 0.90)"),
+    }  # fmt: skip
+    same = named_again_by_voice(before, voiceprints, {"Dan Whit": dana * 0.99 + other * 0.14})
+    assert same == before  # the same names: their evidence as it was
+    after = named_again_by_voice(before, voiceprints, {"Dana Whitcomb": dana, "Dan Whit": other})
+    assert after["Speaker 1"] == before["Speaker 1"]  # the talk's name stays
+    assert after["Speaker 2"].name == "Dana Whitcomb"
+    assert named_again_by_voice(before, voiceprints, {}) == {"Speaker 1": before["Speaker 1"]}
+
+    words = (Word(0.0, 0.5, "Hi."), Word(1.0, 1.5, "Hello."))
+    transcript = Transcript(
+        segments=[
+            Segment(0.0, 0.5, "Hi.", words[:1], speaker="Carla Jennings"),
+            Segment(1.0, 1.5, "Hello.", words[1:], speaker="Dan Whit"),
+        ],
+        language="en",
+    )
+    turns = [Turn(0.0, 0.5, "Carla Jennings"), Turn(1.0, 1.5, "Dan Whit")]
+    text, turns = renamed(transcript, turns, before, after)
+    assert [s.speaker for s in text.segments] == ["Carla Jennings", "Dana Whitcomb"]
+    assert [t.speaker for t in turns] == ["Carla Jennings", "Dana Whitcomb"]
+    assert [s.words for s in text.segments] == [s.words for s in transcript.segments]
+
+
 @pytest.fixture(scope="module")
 def named_show(site: Path, base_url: str, tmp_path_factory) -> Path:
-    """Two shows. The first: a conversation whose people the feed names and who are
-    introduced; one voice the feed names alone; a week later, the same two voices with no
-    name said or given. The second show: the same two voices, no names anywhere."""
+    """Two shows. The first: the week before, two voices with no name said or given; a
+    conversation whose people the feed names and who are introduced; one voice the feed
+    names alone; a week later, the same two voices with no name said or given. The second
+    show: the same two voices, no names anywhere."""
     from transcribe.demo import FeedEntry, write_feed
 
     folder = site / "speakers"
@@ -287,8 +322,10 @@ def named_show(site: Path, base_url: str, tmp_path_factory) -> Path:
     converse(intro + lines[2:], folder / "named.mp3")
     converse([(HOST, " ".join(LINES))], folder / "alone.mp3")
     converse(lines, folder / "nameless.mp3")
+    shutil.copy(folder / "nameless.mp3", folder / "earlier.mp3")
     people = (("Carla Jennings", "host"), ("Dana Whitcomb", "guest"))
     entries = [
+        FeedEntry("last-week", "Last week", "2026-10-26T08:00:00Z", enclosure="speakers/earlier.mp3"),
         FeedEntry("named", "Named", "2026-11-02T08:00:00Z", enclosure="speakers/named.mp3", people=people),
         FeedEntry("alone", "Alone", "2026-11-03T08:00:00Z", enclosure="speakers/alone.mp3", people=people[:1]),
         FeedEntry("next-week", "Next week", "2026-11-09T08:00:00Z", enclosure="speakers/nameless.mp3"),
@@ -341,13 +378,18 @@ def test_the_job_names_speakers_from_the_feed_and_the_talk_in_every_file(named_s
 
 @pytest.mark.slow
 def test_next_weeks_episode_names_the_shows_voices_with_no_name_said(named_show):
-    """The same two voices: named by voice in the show that named them, not in another."""
+    """The same two voices: named by voice in the show that named them, in the episode
+    after and in the one before (done first, when the names were not known yet), and not in
+    another show."""
     import sqlite3
 
     with sqlite3.connect(named_show / "data" / "catalog.sqlite") as db:
         names = {
             e: json.loads(n) for e, n in db.execute("SELECT episode_id, names FROM speaker_turns")
         }
-    assert {v["name"] for v in names["next-week"].values()} == {"Carla Jennings", "Dana Whitcomb"}
-    assert all(v["evidence"].startswith("the voice of") for v in names["next-week"].values())
+    for episode in ("next-week", "last-week"):
+        assert {v["name"] for v in names[episode].values()} == {"Carla Jennings", "Dana Whitcomb"}
+        assert all(v["evidence"].startswith("the voice of") for v in names[episode].values())
+    earlier = (named_show / "site" / "episodes" / "last-week.vtt").read_text()
+    assert set(re.findall(r"<v ([^>]+)>", earlier)) == {"Carla Jennings", "Dana Whitcomb"}
     assert names["nameless"] == {}  # another show: its voices are its own

@@ -27,8 +27,8 @@ from .linking.prepare import prepare_index, profile_articles
 from .records import Chapter, Episode, Person, Transcript
 from .render import RenderReport, render_site
 from .render.html import plain_text
-from .speakers import label_speakers, speaker_options
-from .speakers.names import known_voices, people_in_description
+from .speakers import label_speakers, renamed, speaker_options
+from .speakers.names import known_voices, named_again_by_voice, people_in_description
 from .speech import plan
 from .speech.pool import SpeechJob, transcribe_jobs
 from .speech.publisher import current_producers, publisher_transcript
@@ -286,6 +286,26 @@ def find_speakers(config: Config, catalog: Catalog, report: RunReport) -> None:
                     episode.id, found.transcript, found.turns, voiceprints, found.names, producer
                 )
                 report.diarized += 1
+    for source in {episode.source for episode, *_ in due}:
+        with _recorded(report, source, "speakers"):
+            name_earlier_episodes_by_voice(catalog, source)
+
+
+def name_earlier_episodes_by_voice(catalog: Catalog, source: str) -> None:
+    """A voice first named in a newer episode names it in the show's older ones too: the
+    stage walks episodes oldest first, so those were done before the name was known. Only
+    names change: the turns and words stay."""
+    found = catalog.show_speakers(source)
+    voices = known_voices([(names, voiceprints) for _, names, voiceprints in found])
+    for episode_id, names, voiceprints in found:
+        again = named_again_by_voice(names, voiceprints, voices)
+        if again == names:
+            continue
+        transcript = catalog.transcript(episode_id)
+        assert transcript is not None  # its speakers were found from it
+        transcript, turns = renamed(transcript, catalog.turns(episode_id), names, again)
+        producer = catalog.speakers_producer(episode_id) or ""
+        catalog.save_speakers(episode_id, transcript, turns, voiceprints, again, producer)
 
 
 def _mentioned(episode: Episode) -> list[Person]:

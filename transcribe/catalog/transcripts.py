@@ -95,14 +95,29 @@ class TranscriptTables(Connection):
         self, source: str, besides: str
     ) -> list[tuple[dict[str, Naming], dict[str, list[float]]]]:
         """(names, voiceprints) of the source's other episodes whose speakers were named."""
+        return [
+            (names, voiceprints)
+            for episode_id, names, voiceprints in self.show_speakers(source)
+            if episode_id != besides and names
+        ]
+
+    def show_speakers(
+        self, source: str
+    ) -> list[tuple[str, dict[str, Naming], dict[str, list[float]]]]:
+        """(episode id, names, voiceprints) of each of the source's episodes whose speakers
+        were found, named or not."""
         rows = self.db.execute(
-            "SELECT s.names, s.voiceprints FROM speaker_turns s JOIN episodes e"
-            " ON e.id = s.episode_id WHERE e.source = ? AND e.id != ? AND s.names != '{}'",
-            (source, besides),
+            "SELECT s.episode_id, s.names, s.voiceprints FROM speaker_turns s JOIN episodes e"
+            " ON e.id = s.episode_id WHERE e.source = ?",
+            (source,),
         )
         return [
-            ({k: Naming(**v) for k, v in json.loads(names).items()}, json.loads(voiceprints))
-            for names, voiceprints in rows
+            (
+                episode_id,
+                {k: Naming(**v) for k, v in json.loads(names).items()},
+                json.loads(voiceprints),
+            )
+            for episode_id, names, voiceprints in rows
         ]
 
     def turns(self, episode_id: str) -> list[Turn]:

@@ -121,6 +121,18 @@ def label_speakers(
     return Labelled(replace(labelled, segments=segments), turns, found.voiceprints, names)
 
 
+def renamed(
+    transcript: Transcript, turns: list[Turn], before: dict[str, Naming], after: dict[str, Naming]
+) -> tuple[Transcript, list[Turn]]:
+    """The transcript and turns with the names `after` in place of `before` (both by the
+    label the clustering gave)."""
+    label_of = {naming.name: label for label, naming in before.items()}
+    segments = [replace(s, speaker=label_of.get(s.speaker, s.speaker)) for s in transcript.segments]
+    turns = [replace(t, speaker=label_of.get(t.speaker, t.speaker)) for t in turns]
+    segments, turns = with_names(segments, turns, after)
+    return replace(transcript, segments=segments), turns
+
+
 def _speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 

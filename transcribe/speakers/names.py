@@ -200,6 +200,22 @@ def known_voices(
     return voices
 
 
+def named_again_by_voice(
+    names: dict[str, Naming], voiceprints: dict[str, list[float]], voices: dict[str, np.ndarray]
+) -> dict[str, Naming]:
+    """An episode's names once its show's known voices changed: those the talk or the feed
+    gave stay, those given by voice are given again from `voices`. A name given again to
+    the same speaker keeps its evidence as it was, so that each new episode of a show does
+    not rewrite the others for a cosine's second decimal."""
+    kept = {label: n for label, n in names.items() if not n.evidence.startswith(VOICE_EVIDENCE)}
+    vectors = {label: np.asarray(vector) for label, vector in voiceprints.items()}
+    again = name_by_voice(vectors, kept, voices)
+    return {
+        label: names[label] if label in names and names[label].name == naming.name else naming
+        for label, naming in again.items()
+    }
+
+
 def with_names(
     segments: list[Segment], turns: list[Turn], names: dict[str, Naming]
 ) -> tuple[list[Segment], list[Turn]]:
