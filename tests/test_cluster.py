@@ -276,7 +276,15 @@ def test_ctrl_c_stops_the_cluster_work_and_a_rerun_finishes_it(site, base_url, c
         '[cluster]\naddress = "local"\nworkers = 1\n'
     )
     command = [BIN / "transcribe", "-q", "--config", str(config), "run"]
-    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    job = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # as a terminal delivers Ctrl-C: a suite started in the background (`&`) ignores
+        # SIGINT, and the ignoring is inherited
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not (busy := workers_transcribing(under=job.pid)) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 @cluster_option
 @pass_context
 def run(context: Context, cluster: str | None) -> None:
-    """Run every stage: fetch, transcribe, ingest articles, link, render."""
+    """Run every stage: fetch, articles, speech, speakers, link, chapters, render."""
     from ..pipeline import run_job
 
     config = on_cluster(sourced(context, articles_will_do=True), cluster)
