@@ -3,7 +3,7 @@ only writer.
 
 Each actor (a worker) loads the model once and transcribes one episode at a time. A task
 carries the episode's media bytes (through Ray's object store, so a worker needs no shared
-disk), its options and glossary, and returns the Transcript, which pool.transcribe_all's
+disk), its options and glossary, and returns the Transcript, which pool.transcribe_jobs'
 caller records as it arrives: a killed driver loses only what was in flight. A worker that
 dies mid-episode is replaced, and the episode tried again, `retries` times at most. Ray is
 imported only here, and only when a cluster is configured.
@@ -38,7 +38,7 @@ class ClusterOptions:
     address: str = ""
     workers: int = 0  # speech actors; 0: as many as the cluster's CPUs (or GPUs) hold
     cpus_per_worker: int = 1  # each worker's decoding threads
-    gpus_per_worker: float = 0  # a worker with a GPU decodes on CUDA in float16 by itself
+    gpus_per_worker: float = 0.0  # a worker with a GPU decodes on CUDA in float16 by itself
     retries: int = 2  # times an episode is tried again after its worker died
 
 
@@ -54,9 +54,6 @@ class SpeechWorker:
             file.write(media)
             file.flush()
             return transcribe_audio(Path(file.name), options, glossary=list(glossary))
-
-    def pid(self) -> int:
-        return os.getpid()
 
 
 def transcribe_on_ray(jobs: Sequence[SpeechJob], cluster: ClusterOptions) -> Iterator[SpeechResult]:
