@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .chapters import ChapterOptions
-from .errors import ConfigError
+from .errors import ClusterError, ConfigError
 from .http import is_web
 from .linking import LinkingOptions
 from .render import RenderOptions
 from .speech import ENGINES, SPEAKERS, SpeechOptions, missing_engine
 from .speech.models import english_only, unknown_model
-from .speech.ray_pool import ClusterOptions, address_problem
+from .speech.ray_pool import ClusterOptions, head_of
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +215,10 @@ def validate(config: Config) -> None:
 
 
 def _check_cluster(cluster: ClusterOptions) -> None:
-    if problem := address_problem(cluster.address):
-        raise ConfigError(f"cluster.address: {problem}")
+    try:
+        head_of(cluster.address)
+    except ClusterError as e:
+        raise ConfigError(f"cluster.address: {e}") from e
     if cluster.address:
         import importlib.util
 

@@ -200,25 +200,26 @@ def connect(cluster: ClusterOptions) -> bool:
     return False
 
 
-def address_problem(address: str) -> str:
-    """What is wrong with a cluster address, "" when nothing is."""
+def head_of(address: str) -> tuple[str, int] | None:
+    """The (host, port) of a head address ("host:port" or "ray://host:port"); None for "",
+    "local" and "auto", which name no head. Raises ClusterError for anything else."""
     if address in ("", "local", "auto"):
-        return ""
+        return None
     host, _, port = address.removeprefix("ray://").rpartition(":")
-    if host and port.isdigit():
-        return ""
-    return f'{address!r} is not "local", "auto", host:port nor ray://host:port'
+    if not host or not port.isdigit():
+        raise ClusterError(f'{address!r} is not "local", "auto", host:port nor ray://host:port')
+    return host, int(port)
 
 
 def check_reachable(address: str) -> None:
-    """Raise ClusterError when the head at `address` ("host:port" or "ray://host:port")
-    takes no connection: Ray itself would retry for minutes. "", "local" and "auto" (which
-    Ray resolves, and fails at once when no cluster runs here) are not checked."""
-    if address in ("", "local", "auto"):
+    """Raise ClusterError when the head at `address` takes no connection: Ray itself would
+    retry for minutes. "", "local" and "auto" (which Ray resolves, and fails at once when
+    no cluster runs here) are not checked."""
+    head = head_of(address)
+    if head is None:
         return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
     try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        socket.create_connection(head, timeout=CONNECT_TIMEOUT_S).close()
     except OSError as e:
         raise ClusterError(
             f"cannot reach the Ray cluster at {address} ({e.strerror or e}); is its head"
