@@ -7,11 +7,15 @@ test that transcribes pays only for its own audio.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 # Ray reads its authentication mode once, when imported: tokens, as `ray start --head` (Ray
-# 2.60) starts the test cluster with, and a local Ray generates its own
+# 2.60) starts the test cluster with. The token is the run's own, in the environment that
+# the test head, the job and their workers all inherit: a new machine has no ~/.ray/auth_token,
+# and `ray start` will not make one
 os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 
 import pytest
 from gazette import first_run, outlet  # noqa: F401 - the shared job run, as fixtures
