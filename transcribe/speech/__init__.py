@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from functools import partial
@@ -67,8 +68,8 @@ class SpeechOptions:
     batch_size: int = field(default=1, metadata=SHAPES_WORDS)
     device: str = "auto"  # "auto", "cpu" or "cuda"
     compute_type: str = "auto"  # "auto": int8 on the CPU, float16 on CUDA
-    threads: int = 0  # CPU threads per episode; 0 divides the cores among the episodes
-    parallel: int = 0  # episodes transcribed at once, sharing one model; 0 picks (see plan)
+    threads: int = 0  # CPU threads per decode; 0 divides the cores among the decodes
+    parallel: int = 0  # chunks (and episodes) decoded at once on one model; 0 picks (see plan)
     # Silero voice-activity filter: no words invented in silence or music
     vad: bool = field(default=True, metadata=SHAPES_WORDS)
     # Silero's speech probability from which a frame counts as speech (audio is cut where it
@@ -112,10 +113,13 @@ class SpeechOptions:
 
 
 def plan(options: SpeechOptions, cores: int | None = None) -> SpeechOptions:
-    """Settle `parallel` and `threads`. Measured on 2 CPU cores (bench/speech.py): two
-    episodes at once, one thread each, sharing one faster-whisper model, transcribe 1.3x as
-    much audio per minute as one episode on two threads, for about 90 MiB more. openai-whisper
-    and CUDA run one episode at a time."""
+    """Settle `parallel` and `threads`. On a CPU of 2 cores or more, faster-whisper decodes
+    two chunks at once on one thread each, sharing one model: the chunks of one file (one
+    read ahead of the other) or of two episodes. Measured on 2 cores (3M's prepared remarks,
+    17.1 min, tiny.en, the same words every way): 59 s so, 72 s one decode on two threads,
+    104 s on one thread; the whole process peaked at 415 MiB, where one decode on two threads
+    had peaked at 431 before the VAD's smaller steps (audio.speech_stretches) gave back what
+    the second decode costs. openai-whisper and CUDA decode one at a time."""
     cores = cores or os.cpu_count() or 1
     parallel = options.parallel
     if not parallel:
@@ -126,10 +130,11 @@ def plan(options: SpeechOptions, cores: int | None = None) -> SpeechOptions:
 
 
 def share_malloc_arena() -> None:
-    """Before episodes run side by side in threads: glibc gives each thread its own malloc
+    """Before decodes run side by side in threads: glibc gives each thread its own malloc
     arena, and their leftovers add up (measured, two episodes at once on tiny.en: peak 781
-    MiB with per-thread arenas, 592 MiB with one). One arena costs no measurable speed here.
-    Elsewhere than glibc, nothing to do."""
+    MiB with per-thread arenas, 592 MiB with one; one file's chunks two at once, 490 MiB
+    with the arenas the model's own threads had made, 437 with one from the start). One arena
+    costs no measurable speed here. Elsewhere than glibc, nothing to do."""
     try:
         import ctypes
 
@@ -152,13 +157,15 @@ def _cuda_visible(options: SpeechOptions) -> bool:
 class Engine(Protocol):
     """One engine module: load the options' model; transcribe one window of 16 kHz mono
     audio with it, times relative to the window (`language` "" asks it to detect one),
-    returning the segments (lazily), the language and its probability."""
+    returning the segments (lazily: the work may go on after the call returns, and when
+    they have a close(), it is called if they are never read), the language and its
+    probability."""
 
     def load(self, options: SpeechOptions) -> Any: ...
 
     def transcribe_window(
         self, model: Any, samples: np.ndarray, options: SpeechOptions, language: str, prompt: str
-    ) -> tuple[Iterator[Segment], str, float]: ...
+    ) -> tuple[Iterable[Segment], str, float]: ...
 
 
 def engine(name: str) -> Engine:
@@ -173,6 +180,8 @@ def load_model(options: SpeechOptions) -> Any:
     """The options' model, resolved and loaded, to give every transcribe_audio of a run
     (each engine also keeps what it loaded for the process, per settings). Raises
     ModelNotFoundError when it cannot be had."""
+    if options.parallel > 1:  # before the model starts its threads
+        share_malloc_arena()
     return engine(options.engine).load(options)
 
 
@@ -200,21 +209,41 @@ def transcribe_audio(
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: empty file")
     runner = engine(options.engine)
-    model = runner.load(options) if model is None else model
+    model = load_model(options) if model is None else model
     total = estimated_duration(path)
     segments: list[Segment] = []
     language, probability, heard = options.language, 1.0, 0.0
-    for window in windows(path):
-        found, heard_in, detected = runner.transcribe_window(
-            model, window.samples, options, language, _prompt(options, segments, glossary or [])
-        )
-        if not language and heard_in:
-            language, probability = heard_in, detected
+    # a window is read (and its chunks begin to decode) while the one before decodes, so
+    # that the decoders never wait at a window's end; not when a window's prompt is the
+    # text of the one before
+    ahead = 0 if options.condition_on_previous_text else 1
+    pending: deque[tuple[Iterable[Segment], float]] = deque()
+
+    def take_oldest() -> None:
+        found, offset = pending[0]
         for segment in found:
-            segments.append(_shifted(segment, window.offset))
+            segments.append(_shifted(segment, offset))
             if on_progress:
                 on_progress(min(segments[-1].end, total or segments[-1].end), total)
-        heard = window.offset + window.seconds
+        pending.popleft()
+
+    try:
+        for window in windows(path):
+            found, heard_in, detected = runner.transcribe_window(
+                model, window.samples, options, language, _prompt(options, segments, glossary or [])
+            )
+            if not language and heard_in:
+                language, probability = heard_in, detected
+            pending.append((found, window.offset))
+            while len(pending) > ahead:
+                take_oldest()
+            heard = window.offset + window.seconds
+        while pending:
+            take_oldest()
+    finally:  # a failure or a stop: what was read ahead is not decoded
+        for found, _ in pending:
+            if close := getattr(found, "close", None):
+                close()
     if on_progress:
         on_progress(heard, heard)
     if not any(s.text.strip() for s in segments):
@@ -245,9 +274,11 @@ class FileTranscript:
 
 def transcribe_files(paths: Iterable[Path], options: SpeechOptions) -> Iterator[FileTranscript]:
     """Transcribe local files one after another, each with its progress bar (as the
-    whisper CLI does, without a catalog); a file that cannot be transcribed gives its
-    error and the others go on."""
+    whisper CLI does, without a catalog), each file's chunks decoding `parallel` at once (plan);
+    a file that cannot be transcribed gives its error and the others go on."""
     from .. import progress
+
+    options = plan(options)
 
     for path in paths:
         bar = progress.bar(None, f"transcribe {path.name}", unit="s")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,7 @@ import numpy as np
 from ..errors import ModelNotFoundError
 from ..records import Segment, Word
 from . import SpeechOptions
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, speech_stretches
 from .models import resolve_ct2_model
 
 
@@ -34,7 +36,7 @@ def load_model(path: str, device: str, compute_type: str, threads: int, workers:
     from faster_whisper import WhisperModel
 
     try:
-        return WhisperModel(
+        model = WhisperModel(
             path,
             device=device,
             compute_type=compute_type,
@@ -45,6 +47,23 @@ def load_model(path: str, device: str, compute_type: str, threads: int, workers:
         raise ModelNotFoundError(
             f"cannot load the model in {path} on {device}/{compute_type}: {e}"
         ) from e
+    if workers > 1 and device == "cpu":
+        model.encode = _one_at_a_time(model.encode)
+    return model
+
+
+def _one_at_a_time(encode: Callable) -> Callable:
+    """The encoder, run by one decoder at a time. Its attention over 30 s (1,500 frames a
+    head) takes about 90 MiB while it runs, and two at once held both (tiny.en, 2 cores:
+    two chunks decoding side by side peaked 346 MiB, 303 with this, one alone 267); the
+    encoder is a fifth of a chunk's time, so the decoders still overlap."""
+    lock = threading.Lock()
+
+    def encode_alone(features: np.ndarray) -> Any:
+        with lock:
+            return encode(features)
+
+    return encode_alone
 
 
 def load(options: SpeechOptions) -> Any:
@@ -64,32 +83,92 @@ SPARSE = 0.5
 MIN_SPARSE_S = 4.0
 
 
+@functools.cache
+def decoders(count: int) -> ThreadPoolExecutor:
+    """The process's `count` decoders, shared by every episode: chunks from one file or
+    from several decode at once on the one model (loaded with `count` workers); speech.plan
+    says how many."""
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="decode")
+
+
+class Decoding:
+    """A window's chunks, decoding on the process's decoders: iterating waits for them, in
+    order, and gives the window's segments; close() drops those not started (a run stopped
+    or failed does not decode the windows it read ahead)."""
+
+    def __init__(self, futures: list[Future], finish: Callable[[list[Any]], list[Segment]]):
+        self.futures = futures
+        self.finish = finish
+
+    def __iter__(self) -> Iterator[Segment]:
+        return iter(self.finish([s for f in self.futures for s in f.result()]))
+
+    def close(self) -> None:
+        for future in self.futures:
+            future.cancel()
+
+
 def _in_chunks(
     model: Any, samples: np.ndarray, options: SpeechOptions, settings: dict
-) -> tuple[list[Any], Any | None]:
+) -> tuple[Decoding, str, float] | None:
     """The window's speech (VAD) cut at pauses into chunks of up to 30 s, each decoded on
-    its own, options.batch_size at once (faster-whisper's batched pipeline): measured on
-    four real calls, fewer words lost than decoding the window in 30-s seeks, and faster.
-    A chunk whose words come back too sparse is decoded again alone (see SPARSE). No
-    segments and no info when the VAD hears no speech."""
+    its own (faster-whisper's batched pipeline, options.batch_size chunks a call), on the
+    process's decoders: measured on four real calls, fewer words lost than decoding the
+    window in 30-s seeks, and faster. A chunk whose words come back too sparse is decoded
+    again alone (see SPARSE). Returns the decoding, begun, and the language (found here
+    when not given, from the first 30 s of speech, so that every chunk is read in it); None
+    when the VAD hears no speech."""
     from faster_whisper import BatchedInferencePipeline
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    speech = get_speech_timestamps(
-        samples, VadOptions(**options.vad_settings(), max_speech_duration_s=30)
-    )
+    speech = speech_stretches(samples, **options.vad_settings(), max_speech_duration_s=30)
     chunks = [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in speech]
     if not chunks:  # nothing to hear, and no language to guess from it
-        return [], None
-    # one pipeline per window: it keeps state between calls, and windows of episodes run
-    # side by side in threads
-    segments, info = BatchedInferencePipeline(model).transcribe(
-        samples,
-        batch_size=options.batch_size,
-        clip_timestamps=[{"start": a, "end": b} for a, b in chunks],
-        **settings,
+        return None
+    language, probability = settings["language"], 1.0
+    if not language:
+        language, probability = _language(model, samples, chunks)
+    settings = {**settings, "language": language}
+
+    def decode(group: list[tuple[float, float]]) -> list[Any]:
+        # a pipeline per call: it keeps state between calls
+        segments, _ = BatchedInferencePipeline(model).transcribe(
+            samples,
+            batch_size=options.batch_size,
+            clip_timestamps=[{"start": a, "end": b} for a, b in group],
+            **settings,
+        )
+        return list(segments)
+
+    size = max(1, options.batch_size)
+    pool = decoders(max(1, options.parallel))
+    futures = [pool.submit(decode, chunks[i : i + size]) for i in range(0, len(chunks), size)]
+    return (
+        Decoding(
+            futures,
+            lambda found: [
+                _segment(s) for s in _sparse_chunks_again(model, samples, found, chunks, settings)
+            ],
+        ),
+        language,
+        probability,
     )
-    return _sparse_chunks_again(model, samples, list(segments), chunks, settings, info), info
+
+
+def _language(
+    model: Any, samples: np.ndarray, chunks: list[tuple[float, float]]
+) -> tuple[str, float]:
+    """The language of the window's first 30 s of speech, as the batched pipeline finds it."""
+    if not model.model.is_multilingual:
+        return "en", 1.0
+    features, heard = [], 0.0
+    for start, end in chunks:
+        piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+        features.append(model.feature_extractor(piece)[..., :-1])
+        heard += end - start
+        if heard >= 30:
+            break
+    language, probability, _ = model.detect_language(features=np.concatenate(features, axis=1))
+    return language, probability
 
 
 def _sparse_chunks_again(
@@ -98,7 +177,6 @@ def _sparse_chunks_again(
     segments: list[Any],
     chunks: list[tuple[float, float]],
     settings: dict,
-    info: Any,
 ) -> list[Any]:
     """Whisper, given a chunk whose voice changes abruptly, can stop after the first
     voice: the chunk's words then come back far sparser than the window's. Such a chunk
@@ -124,7 +202,7 @@ def _sparse_chunks_again(
         if count / (end - start) >= SPARSE * usual:
             continue
         piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
-        found, _ = model.transcribe(piece, **{**settings, "language": info.language})
+        found, _ = model.transcribe(piece, **settings)
         again = [
             dataclasses.replace(
                 s,
@@ -149,7 +227,7 @@ def transcribe_window(
     options: SpeechOptions,
     language: str,
     prompt: str,
-) -> tuple[Iterator[Segment], str, float]:
+) -> tuple[Iterable[Segment], str, float]:
     settings = dict(
         language=language or None,
         beam_size=options.beam_size,
@@ -161,28 +239,29 @@ def transcribe_window(
         condition_on_previous_text=options.condition_on_previous_text,
     )
     if options.chunks and options.vad:
-        raw_segments, info = _in_chunks(model, samples, options, settings)
-        if info is None:  # no speech: the language stays to be found in a later window
-            return iter(()), language, 0.0
-    else:
-        raw_segments, info = model.transcribe(samples, **settings)
-        if options.vad and not info.duration_after_vad:  # as above
-            return iter(()), language, 0.0
-    segments = (
-        Segment(
-            start=round(float(s.start), 3),
-            end=round(float(s.end), 3),
-            text=s.text.strip(),
-            words=tuple(
-                Word(
-                    round(float(w.start), 3),
-                    round(float(w.end), 3),
-                    w.word,
-                    round(float(w.probability), 4),
-                )
-                for w in (s.words or ())
-            ),
-        )
-        for s in raw_segments
+        decoding = _in_chunks(model, samples, options, settings)
+        if decoding is None:  # no speech: the language stays to be found in a later window
+            return (), language, 0.0
+        return decoding
+    raw_segments, info = model.transcribe(samples, **settings)
+    if options.vad and not info.duration_after_vad:  # as above
+        return (), language, 0.0
+    return map(_segment, raw_segments), info.language, info.language_probability
+
+
+def _segment(raw: Any) -> Segment:
+    """faster-whisper's segment as ours."""
+    return Segment(
+        start=round(float(raw.start), 3),
+        end=round(float(raw.end), 3),
+        text=raw.text.strip(),
+        words=tuple(
+            Word(
+                round(float(w.start), 3),
+                round(float(w.end), 3),
+                w.word,
+                round(float(w.probability), 4),
+            )
+            for w in (raw.words or ())
+        ),
     )
-    return segments, info.language, info.language_probability

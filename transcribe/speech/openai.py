@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ModelNotFoundError
 from ..records import Segment, Word
 from . import SpeechOptions
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, speech_stretches
 from .models import resolve_openai_model, whisper_cache_dir
 
 
@@ -122,14 +122,9 @@ def _segment(raw: dict, speech_map) -> Segment:  # noqa: ANN001
 def _speech_only(audio, options: SpeechOptions):  # noqa: ANN001, ANN202
     """The audio's speech stretches, joined, and the map back to the original times."""
     import numpy as np
-    from faster_whisper.vad import (
-        SpeechTimestampsMap,
-        VadOptions,
-        collect_chunks,
-        get_speech_timestamps,
-    )
+    from faster_whisper.vad import SpeechTimestampsMap, collect_chunks
 
-    stretches = get_speech_timestamps(audio, VadOptions(**options.vad_settings()))
+    stretches = speech_stretches(audio, **options.vad_settings())
     if not stretches:
         return audio[:0], None
     chunks, _ = collect_chunks(audio, stretches)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .. import progress
 from ..records import Transcript
-from . import SpeechOptions, load_model, share_malloc_arena, transcribe_audio
+from . import SpeechOptions, load_model, transcribe_audio
 
 if TYPE_CHECKING:
     from .ray_pool import ClusterOptions
@@ -53,8 +53,6 @@ def transcribe_all(jobs: Sequence[SpeechJob], options: SpeechOptions) -> Iterato
     """Each job's transcript or error, in the order they finish; `options`: the run's,
     planned (speech.plan), whose model every job shares. The model is loaded with the first
     job: one that cannot be loaded is each job's error."""
-    if options.parallel > 1:
-        share_malloc_arena()
     model = functools.cache(functools.partial(load_model, options))
     minutes = MinutesBar(sum(job.seconds for job in jobs))
     running: dict[Future, SpeechJob] = {}

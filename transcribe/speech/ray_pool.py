@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import ClusterError, MediaError, TranscribeError
 from ..records import Transcript
-from . import FileTranscript, SpeechOptions, transcribe_audio
+from . import FileTranscript, SpeechOptions, plan, transcribe_audio
 from .pool import MinutesBar, SpeechJob, SpeechResult
 
 log = logging.getLogger(__name__)
@@ -133,9 +133,12 @@ def transcribe_files_on_ray(
 
 
 def on_worker(options: SpeechOptions, cluster: ClusterOptions) -> SpeechOptions:
-    """The job's options as one worker runs them: one episode at a time, on its own CPUs
-    (a worker given a GPU sees only its own, and "auto" picks CUDA from that)."""
-    return replace(options, parallel=1, threads=cluster.cpus_per_worker)
+    """The job's options as one worker runs them: one episode at a time, on its own CPUs,
+    its chunks decoding as plan() divides those CPUs (a worker given a GPU sees only its
+    own, and "auto" picks CUDA from that; it decodes one chunk at a time)."""
+    if cluster.gpus_per_worker:
+        return replace(options, parallel=1, threads=cluster.cpus_per_worker)
+    return plan(replace(options, device="cpu", parallel=0, threads=0), cluster.cpus_per_worker)
 
 
 def died(tries: int) -> TranscribeError:
