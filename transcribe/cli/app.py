@@ -267,4 +267,7 @@ def speech_overrides(context: Context, model: str | None, engine: str | None, la
 
 def main() -> None:
     """The console script."""
+    from ..speech import share_malloc_arena
+
+    share_malloc_arena()  # before any thread of ours (a progress bar's is the first)
     cli(standalone_mode=True)

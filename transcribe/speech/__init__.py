@@ -116,10 +116,9 @@ def plan(options: SpeechOptions, cores: int | None = None) -> SpeechOptions:
     """Settle `parallel` and `threads`. On a CPU of 2 cores or more, faster-whisper decodes
     two chunks at once on one thread each, sharing one model: the chunks of one file (one
     read ahead of the other) or of two episodes. Measured on 2 cores (3M's prepared remarks,
-    17.1 min, tiny.en, the same words every way): 59 s so, 72 s one decode on two threads,
-    104 s on one thread; the whole process peaked at 415 MiB, where one decode on two threads
-    had peaked at 431 before the VAD's smaller steps (audio.speech_stretches) gave back what
-    the second decode costs. openai-whisper and CUDA decode one at a time."""
+    17.1 min, tiny.en, the same words every way, in process): 59 s so, 72 s one decode on
+    two threads, 104 s on one thread; an hour later, paired, the two ways were as fast
+    (docs/benchmarks.md), at the same peak. openai-whisper and CUDA decode one at a time."""
     cores = cores or os.cpu_count() or 1
     parallel = options.parallel
     if not parallel:
@@ -132,9 +131,11 @@ def plan(options: SpeechOptions, cores: int | None = None) -> SpeechOptions:
 def share_malloc_arena() -> None:
     """Before decodes run side by side in threads: glibc gives each thread its own malloc
     arena, and their leftovers add up (measured, two episodes at once on tiny.en: peak 781
-    MiB with per-thread arenas, 592 MiB with one; one file's chunks two at once, 490 MiB
-    with the arenas the model's own threads had made, 437 with one from the start). One arena
-    costs no measurable speed here. Elsewhere than glibc, nothing to do."""
+    MiB with per-thread arenas, 592 MiB with one). It holds only for threads that have not
+    allocated yet: the console script sets it first thing (one file's chunks two at once,
+    17.1 min: 385 to 395 MiB against 412 to 422 when set as the model loads, after the
+    progress bar's thread), load_model again for other callers. One arena costs no
+    measurable speed here (0.99x, 4 pairs). Elsewhere than glibc, nothing to do."""
     try:
         import ctypes
 
