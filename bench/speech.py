@@ -90,7 +90,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="substrings of config names")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--clips", type=Path, default=SHARED / "speech", help="clip folder")
-    parser.add_argument("--save", type=Path, help="also write the raw runs as JSON")
+    parser.add_argument(
+        "--save", type=Path, help="also write the raw runs as JSON (--longform: one model)"
+    )
     parser.add_argument("--report", type=Path, help="print the tables of a --save file")
     parser.add_argument(
         "--longform",
@@ -114,7 +116,7 @@ def main() -> None:
         return
     if args.longform:
         for model in args.models:
-            longform(model, args.longform, args.repeats, args.files)
+            longform(model, args.longform, args.repeats, args.files, args.save)
         return
     if args.report:
         for table in json.loads(args.report.read_text()):
@@ -301,10 +303,17 @@ def load(job: dict):  # noqa: ANN201 - returns path -> text
     return lambda path: " ".join(s.text for s in model.transcribe(path, beam_size=beam)[0])
 
 
-def longform(model: str, folder: Path, repeats: int, only: list[str] | None = None) -> None:
+def longform(
+    model: str,
+    folder: Path,
+    repeats: int,
+    only: list[str] | None = None,
+    save: Path | None = None,
+) -> None:
     """Each long-form file through each tool as its own process, the tools in turn (A B C A
     B C), timed whole (loading included: what a user waits for) with the process's own peak
-    memory, and scored against the human transcript."""
+    memory, and scored against the human transcript. `save` keeps each tool's text and times
+    (JSON), to read where the words differ."""
     import csv
 
     import jiwer
@@ -352,6 +361,9 @@ def longform(model: str, folder: Path, repeats: int, only: list[str] | None = No
                     f"  {model}: {path.name}: {name}: {seconds:.1f} s, {peak:.0f} MiB",
                     file=sys.stderr,
                 )
+                if save:  # after every run: a long bench stopped halfway keeps what it did
+                    references = {p.name: r for p, r in files}
+                    save.write_text(json.dumps({"model": model, "references": references, **found}))
     audio = sum(duration(p) for p, _ in files)
     print(f"\n### {model}, long-form ({len(files)} files, {audio / 60:.1f} min)\n")
     print(f"machine: {os.cpu_count()} cores, each tool on its own defaults; {repeats} repeats\n")
