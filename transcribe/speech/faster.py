@@ -321,8 +321,8 @@ def _decoded_alone(
     """The stretch from start to end (seconds in the window) decoded on its own, in
     Whisper's 30-s seeks with timestamps, its times in the window's (the stretch is cut
     to the window). At one temperature, as the chunks are: the anchors' fallback to higher
-    temperatures (five sampled hypotheses, their words aligned) held 120 to 150 MiB more
-    while it ran, beside the other decoder (base, 3M's answers: peak 591 to 658 MiB, 473
+    temperatures (five sampled hypotheses, their words aligned) held 120 to 145 MiB more
+    while it ran, beside the other decoder (base, 3M's answers: peak 594 to 612 MiB, 473
     without it), and it wrote no word more on the four calls (docs/benchmarks.md)."""
     start = max(0.0, start)
     piece = samples[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
