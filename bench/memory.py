@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speech import CACHE, clip_manifest, long_piece  # noqa: E402
+from speech import CACHE, clip_manifest, long_piece, own_peak_mib  # noqa: E402
 
 
 def main() -> None:
@@ -62,7 +61,7 @@ def worker(audio: Path, model: str) -> dict:
     return {
         "seconds": time.monotonic() - started,
         "segments": len(transcript.segments),
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mib": own_peak_mib(),
     }
 
 
