@@ -391,7 +391,7 @@ def longform(
 # peak. A command started straight from the bench (Python's subprocess uses vfork) carries
 # the bench's own peak into its ru_maxrss, which Linux copies at exec, and the bench holds
 # torch (the normalizer, a checkpoint converted): tiny.en's job read 536 MiB so, once the
-# bench had converted tiny.en, against 420 to 430 MiB on its own.
+# bench had converted tiny.en, against 393 to 434 MiB on its own.
 LAUNCH = """
 import os, sys
 pid = os.fork()
@@ -426,7 +426,7 @@ def timed(command: list[str]) -> tuple[float, float]:
         if process.returncode != 0:
             errors.seek(0)
             raise SystemExit(f"{command[0]} failed: {errors.read().decode()[-2000:]}")
-        return seconds, int(peak.read() or 0) / 1024
+        return seconds, int(peak.read()) / 1024
 
 
 def plain_faster(model_dir: str, audio: str, out: str) -> None:
