@@ -374,3 +374,21 @@ def test_silero_read_in_steps_hears_what_the_library_hears(call_excerpt, monkeyp
     monkeypatch.setattr(library, "get_vad_model", lambda: theirs)
     assert len(ours) >= 4
     assert library.get_speech_timestamps(samples, library.VadOptions(**cut)) == ours
+
+
+def test_a_window_the_speech_stage_heard_is_not_run_through_silero_again(call_excerpt, monkeypatch):
+    """The speakers stage hears the windows again at its own threshold: Silero's
+    probabilities are kept from the speech stage (which transcribed this excerpt), and
+    what they give is what computing them again gives."""
+    from transcribe.speakers import _speech_regions
+    from transcribe.speech import audio
+
+    silero = audio._silero_in_steps()
+    window = next(iter(audio.windows(call_excerpt[0]))).samples
+    computed = []
+    compute = silero._probabilities
+    monkeypatch.setattr(silero, "_probabilities", lambda *a: computed.append(1) or compute(*a))
+    kept = _speech_regions(window)
+    assert kept and not computed
+    silero.heard.clear()
+    assert _speech_regions(window) == kept and computed == [1]
