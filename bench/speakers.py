@@ -7,12 +7,14 @@ Data: the nine 30-second AMI meeting excerpts of ../shared/data/diarization (rea
 meeting speech, 1 to 4 speakers, overlap kept in the reference), and conversations spoken by
 espeak-ng voices from the demo's scripts (two voices, two other voices, three voices, one
 voice alone), whose reference turns are what was spoken. DER is pyannote.metrics', over the
-whole file, at collar 0 and at +-0.25 s (collar=0.5, its total width). Names: the demo's
-three episodes as the job names them, and the same audio with no evidence (no name may be
-given). Cost: the speakers
-stage's time against the speech stage's on the same file (tiny.en, the job's settings, one
-episode on both cores), one after the other in this process, and the process's peak memory:
-on a two-voice conversation, or (--cost-only FILE) on a real recording.
+whole file, at collar 0 and at +-0.25 s (collar=0.5, its total width). Real recordings of
+one speaker: the four earnings calls of ../shared/data/speech/longform (8 to 17 min, one
+executive each): how many speakers are found (one is right). Names: the demo's three
+episodes as the job names them, and the same audio with no evidence (no name may be
+given). Cost: the speakers stage's time against the speech stage's on the same file
+(tiny.en, the job's settings: speech.plan's decoders on both cores), one after the other in
+this process, as the job runs them, and the process's peak memory: on a two-voice
+conversation, or (--cost-only FILE) on a real recording.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from transcribe.records import Turn, is_unnamed  # noqa: E402
 from transcribe.speakers import find_turns, label_speakers, speaker_at  # noqa: E402
 
 AMI = ROOT.parent / "shared" / "data" / "diarization"
+CALLS = ROOT.parent / "shared" / "data" / "speech" / "longform"
 CACHE = ROOT / "bench" / ".cache" / "speakers"
 CONVERSATIONS = {  # name -> the espeak-ng voices taking turns
     "two voices (en-us, en-us+f3)": ["en-us", "en-us+f3"],
@@ -125,9 +128,24 @@ def main() -> None:
         right = sum(r["right_count"] for r in results)
         print(f"  {'all':34} DER {abs(metrics[0]):.3f} / {abs(metrics[1]):.3f}   "
               f"speaker count right {right}/{len(results)}")  # fmt: skip
+    one_speaker_calls()
     naming()
     path, reference = conversation(CONVERSATIONS["two voices (en-us, en-us+f3)"][:2], args.minutes)
     cost(path, reference[-1].end)
+
+
+def one_speaker_calls() -> None:
+    """Each real call is one executive speaking (the source's labels): one speaker is right."""
+    print("real calls, one speaker each (../shared/data/speech/longform)")
+    right = 0
+    for path in sorted(CALLS.glob("*.mp3")):
+        started = time.perf_counter()
+        found = find_turns(path)
+        seconds = time.perf_counter() - started
+        count = len(found.voiceprints)
+        right += count == 1
+        print(f"  {path.stem:34} speakers found {count}   {seconds:.1f} s", flush=True)
+    print(f"  {'all':34} speaker count right {right}/{len(list(CALLS.glob('*.mp3')))}")
 
 
 def naming() -> None:
@@ -176,7 +194,7 @@ def naming() -> None:
 def cost(path: Path, seconds: float) -> None:
     from transcribe.speech import SpeechOptions, plan, transcribe_audio
 
-    options = plan(SpeechOptions(parallel=1))
+    options = plan(SpeechOptions())
     started = time.perf_counter()
     transcribe_audio(path, options)
     speech = time.perf_counter() - started

