@@ -3,6 +3,7 @@
     .venv/bin/python bench/cluster.py                 # 8 episodes of 5 min of real calls
     .venv/bin/python bench/cluster.py --minutes 1     # a quick look (8 x 1 min)
     .venv/bin/python bench/cluster.py --gpu           # on a GPU machine: adds 1 GPU worker
+    .venv/bin/python bench/cluster.py --cli --workers # the batch job beside the whisper CLI
 
 The episodes are cut from the real earnings calls of ../shared/data/speech/longform, served
 on 127.0.0.1 as a feed and fetched once by `transcribe fetch`; each configuration then runs
@@ -12,7 +13,9 @@ audio minutes per minute, Ray's overhead against the local path, the driver's pe
 and the whole process tree's (Ray's daemons and workers), and whether every transcript is
 identical to the local path's. Then Ray's fixed costs (start; a task's round trip carrying
 an episode's bytes), the catalog's writes per second (the driver's ceiling), and, on paper,
-the hours 10,000 hours of audio take on N workers.
+the hours 10,000 hours of audio take on N workers. With --cli, the anchor of the batch job's
+speed: the openai-whisper CLI on the same files in one process (`whisper FILE... --model
+tiny.en.pt --fp16 False`, on the same weights converted), in turn with the configurations.
 """
 
 from __future__ import annotations
@@ -154,6 +157,27 @@ def run_speech(template: Path, folder: Path, name: str, feed: str, cluster: str)
     return {"name": name, "wall": wall, "driver_mib": driver, "tree_mib": tree, "data": str(data)}
 
 
+CLI = "the whisper CLI"  # a configuration that is not the job's
+
+
+def run_cli(pieces: list[Path], out: Path) -> dict:
+    """The openai-whisper CLI on the episodes' files, one process, as a user runs it."""
+    from transcribe.speech.models import resolve_openai_model
+
+    checkpoint = resolve_openai_model("tiny.en").path
+    command = [str(BIN / "whisper"), *map(str, pieces), "--model", str(checkpoint)]
+    command += ["--fp16", "False", "--output_format", "txt", "--output_dir", str(out)]
+    started = time.monotonic()
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    memory = TreeMemory(job.pid)
+    _, err = job.communicate()
+    wall = time.monotonic() - started
+    driver, tree = memory.close()
+    if job.returncode:
+        raise SystemExit(f"whisper CLI: exit {job.returncode}\n{err[-3000:]}")
+    return {"wall": wall, "driver_mib": driver, "tree_mib": tree}
+
+
 def transcripts(data: Path) -> dict:
     from transcribe.catalog import Catalog
 
@@ -214,9 +238,12 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        nargs="+",
+        nargs="*",
         default=[1, 2],
-        help="Ray configurations: workers of 1 CPU",
+        help="Ray configurations: workers of 1 CPU (none: no Ray configuration)",
+    )
+    parser.add_argument(
+        "--cli", action="store_true", help="also the whisper CLI on the same files (the anchor)"
     )
     parser.add_argument(
         "--repeats", type=int, default=1, help="run every configuration this many times, in turn"
@@ -235,6 +262,8 @@ def main() -> None:
         )
         for n in args.workers
     ]
+    if args.cli:
+        configs.append(("openai-whisper CLI, the same files in one process", CLI))
     if args.gpu:
         configs.append(
             (
@@ -256,12 +285,16 @@ def main() -> None:
             for name, cluster in configs:
                 name += f" (run {repeat})" if args.repeats > 1 else ""
                 print(f"running: {name}", file=sys.stderr, flush=True)
-                run = run_speech(template, folder, f"run{len(runs)}", feed, cluster)
+                if cluster == CLI:
+                    run = run_cli(pieces, folder / f"run{len(runs)}")
+                else:
+                    run = run_speech(template, folder, f"run{len(runs)}", feed, cluster)
                 runs.append(run | {"name": name, "local": len(runs) // len(configs) * len(configs)})
         local = transcripts(Path(runs[0]["data"]))
         audio_min = sum(t.duration for t in local.values()) / 60
         for run in runs:
-            run["identical"] = transcripts(Path(run.pop("data"))) == local
+            data = run.pop("data", None)
+            run["identical"] = transcripts(Path(data)) == local if data else None
         costs = ray_fixed_costs(pieces[0])
         writes = catalog_writes(template.parent / "run0")
     report(runs, audio_min, costs, writes, len(pieces))
@@ -284,8 +317,17 @@ def report(runs: list[dict], audio_min: float, costs: dict, writes: dict, episod
         print(
             f"| {run['name']} | {run['wall']:.1f} s | {audio_min / (run['wall'] / 60):.2f} | "
             f"{overhead:+.1f}% | {run['driver_mib']:.0f} MiB | {run['tree_mib']:.0f} MiB | "
-            f"{'yes' if run['identical'] else 'NO'} |"
+            f"{ {True: 'yes', False: 'NO', None: '-'}[run['identical']] } |"
         )
+    for run in runs:
+        if run["identical"] is None:  # the CLI: the batch job beside it, in that repeat
+            job = runs[run["local"]]
+            print(
+                f"\nthe batch job against the whisper CLI: {run['wall'] / job['wall']:.2f}x its "
+                f"speed at {job['tree_mib'] / run['tree_mib']:.2f} of its memory "
+                f"({job['wall']:.1f} s, {job['tree_mib']:.0f} MiB against {run['wall']:.1f} s, "
+                f"{run['tree_mib']:.0f} MiB)"
+            )
     print(
         f"\nRay's fixed costs: start (local instance, one actor ready) {costs['start_s']:.1f} s;"
         f" a task's round trip with one episode ({costs['bytes'] / 1e6:.1f} MB) {costs['task_s'] * 1000:.0f} ms"
