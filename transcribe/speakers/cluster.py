@@ -16,6 +16,10 @@ MIN_NEIGHBOURS = 6
 MIN_SPEAKER_S = 3.0
 MERGE_COSINE = 0.875  # two speakers whose mean voiceprints are this alike are one
 SINGLE_BELOW = 10  # so few voiceprints are one speaker: too few to tell a structure
+# A voiceprint heard from less speech than this (half a piece) founds no speaker: it takes
+# the nearest speaker's. Short pieces are alike whoever speaks (Twitter's call: 21 s of
+# them scattered over 17 min came out as a speaker; two espeak-ng voices as three)
+FOUNDING_S = 0.75
 # Voiceprints clustered at once, about 37 minutes of speech: the affinity matrix and its
 # eigenvectors grow with the square of the count (a 73-minute episode, 5,800 pieces, peaked
 # at 1.5 GiB), so a longer episode clusters this many, evenly spread over it, and each of
@@ -33,11 +37,13 @@ def cluster(
     """A speaker number for each unit-length voiceprint (rows of `vectors`, each heard from
     `seconds` of speech), numbered from 0 in order of first appearance."""
     count = len(vectors)
-    if count < SINGLE_BELOW or max_speakers <= 1:
+    founding = np.flatnonzero(seconds >= FOUNDING_S)
+    if len(founding) < SINGLE_BELOW or max_speakers <= 1:
         return np.zeros(count, dtype=int)
-    if count > most:
-        chosen = np.unique(np.linspace(0, count - 1, most).round().astype(int))
-        # each chosen voiceprint stands for the ones between
+    if len(founding) < count or count > most:
+        spread = np.linspace(0, len(founding) - 1, min(most, len(founding)))
+        chosen = founding[np.unique(spread.round().astype(int))]
+        # the chosen voiceprints stand for all the speech
         standing = seconds[chosen] * (seconds.sum() / seconds[chosen].sum())
         found = cluster(vectors[chosen], standing, max_speakers, min_speakers, most)
         centres = mean_voiceprints(found, vectors[chosen], np.unique(found))
