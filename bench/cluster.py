@@ -146,6 +146,11 @@ def run_speech(template: Path, folder: Path, name: str, feed: str, cluster: str)
         "--speakers",
         "off",
     ]
+    return {"name": name, **timed(name, command), "data": str(data)}
+
+
+def timed(name: str, command: list[str]) -> dict:
+    """The command's wall time and the peaks of its process and of its whole tree."""
     started = time.monotonic()
     job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     memory = TreeMemory(job.pid)
@@ -154,7 +159,7 @@ def run_speech(template: Path, folder: Path, name: str, feed: str, cluster: str)
     driver, tree = memory.close()
     if job.returncode:
         raise SystemExit(f"{name}: exit {job.returncode}\n{out}\n{err[-3000:]}")
-    return {"name": name, "wall": wall, "driver_mib": driver, "tree_mib": tree, "data": str(data)}
+    return {"wall": wall, "driver_mib": driver, "tree_mib": tree}
 
 
 CLI = "the whisper CLI"  # a configuration that is not the job's
@@ -167,15 +172,7 @@ def run_cli(pieces: list[Path], out: Path) -> dict:
     checkpoint = resolve_openai_model("tiny.en").path
     command = [str(BIN / "whisper"), *map(str, pieces), "--model", str(checkpoint)]
     command += ["--fp16", "False", "--output_format", "txt", "--output_dir", str(out)]
-    started = time.monotonic()
-    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    memory = TreeMemory(job.pid)
-    _, err = job.communicate()
-    wall = time.monotonic() - started
-    driver, tree = memory.close()
-    if job.returncode:
-        raise SystemExit(f"whisper CLI: exit {job.returncode}\n{err[-3000:]}")
-    return {"wall": wall, "driver_mib": driver, "tree_mib": tree}
+    return timed("whisper CLI", command)
 
 
 def transcripts(data: Path) -> dict:
