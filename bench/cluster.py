@@ -171,7 +171,8 @@ def run_cli(pieces: list[Path], out: Path) -> dict:
 
     checkpoint = resolve_openai_model("tiny.en").path
     command = [str(BIN / "whisper"), *map(str, pieces), "--model", str(checkpoint)]
-    command += ["--fp16", "False", "--output_format", "txt", "--output_dir", str(out)]
+    command += ["--fp16", "False", "--device", "cpu", "--output_format", "txt"]
+    command += ["--output_dir", str(out)]  # on the CPU, as the job it is beside
     return timed("whisper CLI", command)
 
 

@@ -33,7 +33,8 @@ from .names import name_by_voice, name_speakers, with_names
 # call (tiny.en, 3M's answers; end to end 26 to 28%) for about the same diarization error:
 # 0.366 against 0.371 on the AMI excerpts, 0.062 against 0.055 on the spoken conversations
 PIECE = 1.5
-# the lengths of pieces shorter than PIECE are whole multiples of this: the model embeds
+# what the model hears of a piece that is not PIECE long is cut to whole multiples of this
+# (see _heard): the model embeds
 # pieces of one length in one call, and a call of one short piece took 22 to 24 ms a second
 # of speech against 16 for four of 1.5 s
 GRID = 0.25

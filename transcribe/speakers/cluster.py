@@ -21,7 +21,7 @@ SINGLE_BELOW = 10  # so few voiceprints are one speaker: too few to tell a struc
 # them scattered over 17 min came out as a speaker; two espeak-ng voices as three)
 FOUNDING_S = 0.75
 # Voiceprints clustered at once, about 37 minutes of speech: the affinity matrix and its
-# eigenvectors grow with the square of the count (a 73-minute episode, 5,800 pieces, peaked
+# eigenvectors grow with the square of the count (a 73-minute episode, 5,800 voiceprints, peaked
 # at 1.5 GiB), so a longer episode clusters this many, evenly spread over it, and each of
 # the others takes the speaker whose mean voiceprint is nearest
 MOST_CLUSTERED = 1500
@@ -34,8 +34,8 @@ def cluster(
     min_speakers: int = 1,
     most: int = MOST_CLUSTERED,
 ) -> np.ndarray:
-    """A speaker number for each unit-length voiceprint (rows of `vectors`, each heard from
-    `seconds` of speech), numbered from 0 in order of first appearance."""
+    """A speaker number for each unit-length voiceprint (rows of `vectors`, each standing
+    for `seconds` of speech: its piece's span), numbered from 0 in order of first appearance."""
     count = len(vectors)
     founding = np.flatnonzero(seconds >= FOUNDING_S)
     if len(founding) < SINGLE_BELOW or max_speakers <= 1:
