@@ -293,7 +293,7 @@ def main() -> None:
         for run in runs:
             data = run.pop("data", None)
             run["identical"] = transcripts(Path(data)) == local if data else None
-        costs = ray_fixed_costs(pieces[0])
+        costs = ray_fixed_costs(pieces[0]) if args.workers or args.gpu else None
         writes = catalog_writes(template.parent / "run0")
     report(runs, audio_min, costs, writes, len(pieces))
     if args.save:
@@ -304,7 +304,9 @@ def main() -> None:
         )
 
 
-def report(runs: list[dict], audio_min: float, costs: dict, writes: dict, episodes: int) -> None:
+def report(
+    runs: list[dict], audio_min: float, costs: dict | None, writes: dict, episodes: int
+) -> None:
     print(f"\n{episodes} episodes, {audio_min:.1f} min of real speech, tiny.en, speakers off\n")
     print(
         "| configuration | wall | audio min per min | vs the local path | driver peak | all processes' peak | transcripts identical |"
@@ -326,10 +328,11 @@ def report(runs: list[dict], audio_min: float, costs: dict, writes: dict, episod
                 f"({job['wall']:.1f} s, {job['tree_mib']:.0f} MiB against {run['wall']:.1f} s, "
                 f"{run['tree_mib']:.0f} MiB)"
             )
-    print(
-        f"\nRay's fixed costs: start (local instance, one actor ready) {costs['start_s']:.1f} s;"
-        f" a task's round trip with one episode ({costs['bytes'] / 1e6:.1f} MB) {costs['task_s'] * 1000:.0f} ms"
-    )
+    if costs:  # Ray ran
+        print(
+            f"\nRay's fixed costs: start (local instance, one actor ready) {costs['start_s']:.1f} s;"
+            f" a task's round trip with one episode ({costs['bytes'] / 1e6:.1f} MB) {costs['task_s'] * 1000:.0f} ms"
+        )
     print(
         f"the catalog records {writes['per_s']:.0f} transcripts a second"
         f" ({writes['audio_h_per_s']:.1f} hours of audio a second)"

@@ -137,15 +137,15 @@ def main() -> None:
 def one_speaker_calls() -> None:
     """Each real call is one executive speaking (the source's labels): one speaker is right."""
     print("real calls, one speaker each (../shared/data/speech/longform)")
-    right = 0
-    for path in sorted(CALLS.glob("*.mp3")):
+    right, calls = 0, sorted(CALLS.glob("*.mp3"))
+    for path in calls:
         started = time.perf_counter()
         found = find_turns(path)
         seconds = time.perf_counter() - started
         count = len(found.voiceprints)
         right += count == 1
         print(f"  {path.stem:34} speakers found {count}   {seconds:.1f} s", flush=True)
-    print(f"  {'all':34} speaker count right {right}/{len(list(CALLS.glob('*.mp3')))}")
+    print(f"  {'all':34} speaker count right {right}/{len(calls)}")
 
 
 def naming() -> None:

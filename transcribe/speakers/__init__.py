@@ -34,9 +34,8 @@ from .names import name_by_voice, name_speakers, with_names
 # 0.366 against 0.371 on the AMI excerpts, 0.062 against 0.055 on the spoken conversations
 PIECE = 1.5
 # what the model hears of a piece that is not PIECE long is cut to whole multiples of this
-# (see _heard): the model embeds
-# pieces of one length in one call, and a call of one short piece took 22 to 24 ms a second
-# of speech against 16 for four of 1.5 s
+# (see _heard): the model embeds pieces of one length in one call, and a call of one short
+# piece took 22 to 24 ms a second of speech against 16 for four of 1.5 s
 GRID = 0.25
 # pieces a call of the voice model embeds: on 12 min of a call, one call of 8 at a time
 # peaked at 314 MiB and of 32 at 496 MiB (the stage alone), in the same time; two calls of 4

@@ -145,6 +145,7 @@ class _SileroInSteps:
                 self.heard.move_to_end(key)
                 return self.heard[key]
         probabilities = self._probabilities(audio, num_samples, context_size_samples)
+        probabilities.flags.writeable = False  # shared by every caller that hears this audio
         with self.lock:
             self.heard[key] = probabilities
             while sum(len(p) for p in self.heard.values()) > HELD_FRAMES:
