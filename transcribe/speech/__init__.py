@@ -112,6 +112,15 @@ class SpeechOptions:
         return ";".join(f"{k}={v}" for k, v in shaping.items())
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: fewer than the machine's in a container or under
+    taskset, where os.cpu_count() still counts them all."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no affinity outside Linux
+        return os.cpu_count() or 1
+
+
 def plan(options: SpeechOptions, cores: int | None = None) -> SpeechOptions:
     """Settle `parallel` and `threads`. On a CPU of 2 cores or more, faster-whisper decodes
     two chunks at once on one thread each, sharing one model: the chunks of one file (one
@@ -119,7 +128,7 @@ def plan(options: SpeechOptions, cores: int | None = None) -> SpeechOptions:
     17.1 min, tiny.en, the same words every way, in process): 59 s so, 72 s one decode on
     two threads, 104 s on one thread; an hour later, paired, the two ways were as fast
     (docs/benchmarks.md), at the same peak. openai-whisper and CUDA decode one at a time."""
-    cores = cores or os.cpu_count() or 1
+    cores = cores or usable_cores()
     parallel = options.parallel
     if not parallel:
         on_cpu = options.device in ("auto", "cpu") and not _cuda_visible(options)

@@ -132,6 +132,7 @@ class _SileroInSteps:
 
         self.model = SileroVADModel(str(Path(get_assets_path()) / "silero_vad_v6.onnx"))
         self.heard: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self.held = 0  # frames in `heard`
         self.lock = threading.Lock()  # the decoders hear stretches again from their threads
 
     def __call__(
@@ -147,9 +148,11 @@ class _SileroInSteps:
         probabilities = self._probabilities(audio, num_samples, context_size_samples)
         probabilities.flags.writeable = False  # shared by every caller that hears this audio
         with self.lock:
+            if key not in self.heard:  # another thread may have heard it meanwhile
+                self.held += len(probabilities)
             self.heard[key] = probabilities
-            while sum(len(p) for p in self.heard.values()) > HELD_FRAMES:
-                self.heard.popitem(last=False)
+            while self.held > HELD_FRAMES:
+                self.held -= len(self.heard.popitem(last=False)[1])
         return probabilities
 
     def _probabilities(

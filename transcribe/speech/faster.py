@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,7 +13,7 @@ import numpy as np
 
 from ..errors import ModelNotFoundError
 from ..records import Segment, Word
-from . import SpeechOptions
+from . import SpeechOptions, usable_cores
 from .audio import SAMPLE_RATE, speech_stretches
 from .models import resolve_ct2_model
 
@@ -41,7 +40,7 @@ def load_model(path: str, device: str, compute_type: str, threads: int, workers:
             path,
             device=device,
             compute_type=compute_type,
-            cpu_threads=threads or os.cpu_count() or 1,
+            cpu_threads=threads or usable_cores(),
             num_workers=max(1, workers),
         )
     except (RuntimeError, ValueError, OSError) as e:  # a broken folder, no CUDA, a bad type

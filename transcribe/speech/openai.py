@@ -8,7 +8,6 @@ the times are mapped back, so both engines hear the same audio.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 
 from ..errors import ModelNotFoundError
 from ..records import Segment, Word
-from . import SpeechOptions
+from . import SpeechOptions, usable_cores
 from .audio import SAMPLE_RATE, speech_stretches
 from .models import resolve_openai_model, whisper_cache_dir
 
@@ -62,7 +61,7 @@ def _alignment_heads(checkpoint: Path) -> bytes | None:
 def load(options: SpeechOptions) -> Any:
     """The options' model, resolved and loaded (a whisper.Whisper)."""
     device = pick_device(options.device)
-    return load_model(options.model, device, options.threads or os.cpu_count() or 1)
+    return load_model(options.model, device, options.threads or usable_cores())
 
 
 def transcribe_window(
