@@ -215,7 +215,11 @@ def test_the_features_are_kaldis_fbank_as_the_voice_model_was_trained_on():
     assert np.abs(ours - reference).max() < 1e-3
 
 
-def error_rate(reference: list[Turn], found: list[Turn], collar: float = 0.5) -> float:
+def error_rate(
+    reference: list[Turn], found: list[Turn], collar: float = 0.5, part: str = ""
+) -> float:
+    """DER (pyannote.metrics'; `collar` its total width), or one `part` of it as a share of
+    the speech ("missed detection", "false alarm", "confusion")."""
     from pyannote.core import Annotation, Segment, Timeline
     from pyannote.metrics.diarization import DiarizationErrorRate
 
@@ -226,7 +230,9 @@ def error_rate(reference: list[Turn], found: list[Turn], collar: float = 0.5) ->
         return result
 
     whole = Timeline([Segment(0, max(t.end for t in reference + found))])
-    return DiarizationErrorRate(collar=collar)(annotation(reference), annotation(found), uem=whole)
+    metric = DiarizationErrorRate(collar=collar)
+    found = metric(annotation(reference), annotation(found), uem=whole, detailed=True)
+    return found[part] / found["total"] if part else found["diarization error rate"]
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +248,9 @@ def test_a_two_voice_conversation_is_two_speakers_with_their_turns(conversation)
     found = find_turns(path)
     assert len(found.voiceprints) == 2
     assert error_rate(reference, found.turns) < 0.10  # +-0.25 s, as DER is usually scored
+    # the turns hold the speech to its soft ends: at Silero's 0.5, 12% of the reference turns
+    # was missed; now 8%, mostly the pauses between sentences inside a turn
+    assert error_rate(reference, found.turns, collar=0, part="missed detection") < 0.10
     first = {t.speaker: [] for t in found.turns}
     for turn in reference:
         first.setdefault(speaker_at(found.turns, turn.start, turn.end), []).append(turn.speaker)
