@@ -196,7 +196,7 @@ def cost(path: Path, seconds: float) -> None:
 
     options = plan(SpeechOptions())
     started = time.perf_counter()
-    transcribe_audio(path, options)
+    transcribe_audio(path, options, keep_audio=True)  # for the speakers stage, as the job does
     speech = time.perf_counter() - started
     started = time.perf_counter()
     find_turns(path)

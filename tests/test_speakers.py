@@ -472,3 +472,35 @@ def test_next_weeks_episode_names_the_shows_voices_with_no_name_said(named_show)
     earlier = (named_show / "site" / "episodes" / "last-week.vtt").read_text()
     assert set(re.findall(r"<v ([^>]+)>", earlier)) == {"Carla Jennings", "Dana Whitcomb"}
     assert names["nameless"] == {}  # another show: its voices are its own
+
+
+@pytest.mark.slow
+def test_the_speakers_stage_hears_the_audio_the_speech_stage_kept(conversation, monkeypatch):
+    """The speech stage keeps the decoded audio; the speakers stage reads it back (the same
+    windows, sample for sample, so the same turns) without decoding, then drops it. A
+    decode stopped halfway keeps nothing."""
+    import av
+
+    from transcribe.speech import audio
+
+    path, _ = conversation
+    audio.forget_kept_audio(path)
+    stopped = audio.windows(path, seconds=20, keep=True)
+    next(stopped)  # the first of several windows
+    stopped.close()
+    kept = audio.kept_audio(path)
+    assert not kept.exists() and not list(kept.parent.glob(f".{kept.stem}.*"))
+    decoded, turns = list(audio.windows(path)), find_turns(path).turns
+    assert [w.offset for w in audio.windows(path, keep=True)] == [w.offset for w in decoded]
+    assert kept.is_file()
+    read_back = list(audio.windows(path))
+    assert all(
+        np.array_equal(a.samples, b.samples) for a, b in zip(decoded, read_back, strict=True)
+    )
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(av, "open", no_decoding)
+    assert find_turns(path).turns == turns
+    assert not kept.exists()

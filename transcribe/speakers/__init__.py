@@ -89,7 +89,7 @@ def find_turns(
 ) -> Diarization:
     """Who speaks when in the audio file; `max_speakers` bounds the count (the feed's named
     people), `progress` is told the seconds done."""
-    from ..speech.audio import windows
+    from ..speech.audio import forget_kept_audio, windows
 
     model = load_voice_model(options.model)
     spans: list[tuple[float, float]] = []
@@ -121,6 +121,7 @@ def find_turns(
                 take_oldest()
         finally:  # a failure: the pieces not begun are not embedded
             pool.shutdown(cancel_futures=True)
+    forget_kept_audio(path)  # the speech stage kept it for this stage alone
     if not vectors:
         return Diarization([], {})
     stacked = np.vstack(vectors)

@@ -201,6 +201,7 @@ def transcribe_audio(
     on_progress: Callable[[float, float], None] | None = None,
     glossary: list[str] | None = None,
     model: Any = None,
+    keep_audio: bool = False,
 ) -> Transcript:
     """Transcribe one audio or video file, a window of a few minutes at a time (memory stays
     flat however long the episode): the language found in the first window with speech
@@ -209,8 +210,9 @@ def transcribe_audio(
     before as its prompt.
     `on_progress(seconds_done, seconds_total)` is called as segments arrive. `glossary`:
     names to spell as given (they join the prompt of every window); `model`: the loaded
-    model (load_model), else loaded here. Raises MediaError for unreadable media,
-    NoSpeechError when there is no speech."""
+    model (load_model), else loaded here; `keep_audio`: keep the decoded audio for the
+    speakers stage (audio.kept_audio). Raises MediaError for unreadable media, NoSpeechError
+    when there is no speech."""
     from .audio import estimated_duration, windows
 
     path = Path(path)
@@ -238,7 +240,7 @@ def transcribe_audio(
         pending.popleft()
 
     try:
-        for window in windows(path):
+        for window in windows(path, keep=keep_audio):
             found, heard_in, detected = runner.transcribe_window(
                 model, window.samples, options, language, _prompt(options, segments, glossary or [])
             )
@@ -294,7 +296,13 @@ def transcribe_files(paths: Iterable[Path], options: SpeechOptions) -> Iterator[
         bar = progress.bar(None, f"transcribe {path.name}", unit="s")
         try:
             found = FileTranscript(
-                path, transcribe_audio(path, options, on_progress=partial(progress.advance, bar))
+                path,
+                transcribe_audio(
+                    path,
+                    options,
+                    on_progress=partial(progress.advance, bar),
+                    keep_audio=options.speakers != "off",
+                ),
             )
         except TranscribeError as e:
             found = FileTranscript.failed(path, e)

@@ -67,7 +67,13 @@ def transcribe_all(jobs: Sequence[SpeechJob], options: SpeechOptions) -> Iterato
                 follow = minutes.follow(job.name)
                 running[
                     pool.submit(
-                        transcribe_audio, job.media, job.options, follow, list(job.glossary), loaded
+                        transcribe_audio,
+                        job.media,
+                        job.options,
+                        follow,
+                        list(job.glossary),
+                        loaded,
+                        keep_audio=job.options.speakers != "off",
                     )
                 ] = job
             for future in as_completed(running):
