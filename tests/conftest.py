@@ -6,8 +6,11 @@ test that transcribes pays only for its own audio.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
+import tempfile
 from pathlib import Path
 
 # Ray reads its authentication mode once, when imported: tokens, as `ray start --head` (Ray
@@ -23,6 +26,11 @@ from gazette import first_run, outlet  # noqa: F401 - the shared job run, as fix
 from transcribe.demo import ffmpeg, serve, speak
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# The audio the speech stage keeps for the speakers stage goes to the run's own folder, not
+# the user's cache: a test may transcribe without a speakers stage to read it back
+os.environ["TRANSCRIBE_DECODED_CACHE"] = tempfile.mkdtemp(prefix="transcribe-decoded-")
+atexit.register(shutil.rmtree, os.environ["TRANSCRIBE_DECODED_CACHE"], True)
 
 
 @pytest.fixture(scope="session")

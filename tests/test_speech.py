@@ -390,6 +390,39 @@ def test_a_window_the_speech_stage_heard_is_not_run_through_silero_again(call_ex
     monkeypatch.setattr(silero, "_probabilities", lambda *a: computed.append(1) or compute(*a))
     kept = _speech_regions(window, 0.2)
     assert kept and not computed
-    silero.heard.clear()
-    silero.held = 0
+    silero.clear()
     assert _speech_regions(window, 0.2) == kept and computed == [1]
+
+
+def test_kept_audio_stays_under_its_budget_and_is_never_a_failure(tmp_path, monkeypatch):
+    """The audio kept for the speakers stage is dropped oldest first past KEPT_BYTES (never
+    the one just kept), and so is a partial file a killed process left a day ago; audio
+    with no speech keeps nothing; where nothing can be written, the windows come all the
+    same."""
+    import time
+
+    from transcribe.speech import audio
+
+    files = [silence(tmp_path / f"{n}.wav", 2.0) for n in range(3)]
+    monkeypatch.setenv("TRANSCRIBE_DECODED_CACHE", str(tmp_path / "decoded"))
+    decoded = [list(audio.windows(f)) for f in files]
+    left = tmp_path / "decoded" / ".killed.partial"
+    left.parent.mkdir()
+    left.write_bytes(b"\0" * 64)
+    os.utime(left, (time.time() - 2 * 86400,) * 2)
+    for n, path in enumerate(files):
+        if n == 1:  # room for two
+            monkeypatch.setattr(audio, "KEPT_BYTES", 2 * audio.kept_audio(files[0]).stat().st_size)
+        assert len(list(audio.windows(path, keep=True))) == len(decoded[n])
+        os.utime(audio.kept_audio(path), (1000 + n, 1000 + n))  # kept one after the other
+    assert [audio.kept_audio(f).is_file() for f in files] == [False, True, True]
+    assert not left.exists()
+
+    with pytest.raises(NoSpeechError):
+        transcribe_audio(files[0], SpeechOptions(), keep_audio=True)
+    assert not audio.kept_audio(files[0]).exists()
+
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("TRANSCRIBE_DECODED_CACHE", str(tmp_path / "a-file" / "decoded"))
+    kept = list(audio.windows(files[0], keep=True))
+    assert [w.samples.tolist() for w in kept] == [w.samples.tolist() for w in decoded[0]]

@@ -142,7 +142,7 @@ def speech(
     failed = False
     for done in transcribed:
         transcript, error = done.transcript, done.error
-        if transcript is not None and options.speakers != "off":
+        if transcript is not None and options.finds_speakers:
             try:
                 transcript = label_speakers(
                     done.path, transcript, speaker_options(options)

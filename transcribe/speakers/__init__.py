@@ -119,9 +119,10 @@ def find_turns(
                     take_oldest()
             while embedding:
                 take_oldest()
-        finally:  # a failure: the pieces not begun are not embedded
+        finally:  # a failure: the pieces not begun are not embedded; done or not, the
+            # audio the speech stage kept for this stage is dropped (a rerun decodes it)
             pool.shutdown(cancel_futures=True)
-    forget_kept_audio(path)  # the speech stage kept it for this stage alone
+            forget_kept_audio(path)
     if not vectors:
         return Diarization([], {})
     stacked = np.vstack(vectors)

@@ -15,7 +15,7 @@ MIN_NEIGHBOURS = 6
 # eight pieces of 0.2 to 0.5 s, 2.8 s in all, came out as a second speaker)
 MIN_SPEAKER_S = 3.0
 # seconds summed from pieces' spans are a rounding off the lattice of PIECE: two full
-# pieces are 3.0 s, not 2.9999999
+# pieces are 3.0 s, not 2.9999998
 SECONDS_TOLERANCE = 1e-6
 MERGE_COSINE = 0.875  # two speakers whose mean voiceprints are this alike are one
 SINGLE_BELOW = 10  # so few voiceprints are one speaker: too few to tell a structure

@@ -96,6 +96,11 @@ class SpeechOptions:
     # who speaks when (the speakers stage, after the words): one of SPEAKERS
     speakers: str = "auto"
 
+    @property
+    def finds_speakers(self) -> bool:
+        """The speakers stage runs after these words (and hears the audio they kept)."""
+        return self.speakers != "off"
+
     def vad_settings(self) -> dict[str, float]:
         """Silero's settings (faster_whisper.vad.VadOptions), the same for both engines."""
         return {"threshold": self.vad_threshold}
@@ -213,7 +218,7 @@ def transcribe_audio(
     model (load_model), else loaded here; `keep_audio`: keep the decoded audio for the
     speakers stage (audio.kept_audio). Raises MediaError for unreadable media, NoSpeechError
     when there is no speech."""
-    from .audio import estimated_duration, windows
+    from .audio import estimated_duration, forget_kept_audio, windows
 
     path = Path(path)
     if not path.is_file():
@@ -252,6 +257,10 @@ def transcribe_audio(
             heard = window.offset + window.seconds
         while pending:
             take_oldest()
+    except BaseException:  # no speakers stage will read what was kept
+        if keep_audio:
+            forget_kept_audio(path)
+        raise
     finally:  # a failure or a stop: what was read ahead is not decoded
         for found, _ in pending:
             if close := getattr(found, "close", None):
@@ -259,6 +268,8 @@ def transcribe_audio(
     if on_progress:
         on_progress(heard, heard)
     if not any(s.text.strip() for s in segments):
+        if keep_audio:
+            forget_kept_audio(path)
         raise NoSpeechError(f"no speech found in {heard:.0f} s of audio")
     return Transcript(
         segments=segments,
@@ -301,7 +312,7 @@ def transcribe_files(paths: Iterable[Path], options: SpeechOptions) -> Iterator[
                     path,
                     options,
                     on_progress=partial(progress.advance, bar),
-                    keep_audio=options.speakers != "off",
+                    keep_audio=options.finds_speakers,
                 ),
             )
         except TranscribeError as e:

@@ -7,14 +7,18 @@ the quietest moment near its end, so no word is split between two windows.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
+import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -48,23 +52,23 @@ def windows(
     kept_audio) is read back instead of decoded: the same windows, sample for sample."""
     size, reach = int(seconds * SAMPLE_RATE), int(search * SAMPLE_RATE)
     kept = kept_audio(path)
-    if kept.is_file():
-        chunks = _read_back(kept)
-    else:
-        chunks = _decoded(path)
-        if keep:
-            chunks = _keeping(chunks, kept)
+    chunks = _read_back(kept)
+    if chunks is None:
+        chunks = _keeping(_decoded(path), kept) if keep else _decoded(path)
     pending: list[np.ndarray] = []
     buffered, offset = 0, 0
-    for chunk in chunks:
-        pending.append(chunk)
-        buffered += len(chunk)
-        while buffered >= size + reach:
-            audio = np.concatenate(pending)
-            cut = _quiet_cut(audio, size - reach, size)
-            yield Window(offset / SAMPLE_RATE, audio[:cut], last=False)
-            offset += cut
-            pending, buffered = [audio[cut:]], len(audio) - cut
+    try:
+        for chunk in chunks:
+            pending.append(chunk)
+            buffered += len(chunk)
+            while buffered >= size + reach:
+                audio = np.concatenate(pending)
+                cut = _quiet_cut(audio, size - reach, size)
+                yield Window(offset / SAMPLE_RATE, audio[:cut], last=False)
+                offset += cut
+                pending, buffered = [audio[cut:]], len(audio) - cut
+    finally:  # stopped early: the decoder (and the keeping) stop now, not when collected
+        chunks.close()
     rest = np.concatenate(pending) if pending else np.zeros(0, dtype=np.float32)
     if offset == 0 and len(rest) == 0:
         raise MediaError(f"{Path(path).name}: no audio frames")
@@ -100,76 +104,111 @@ def _decoded(path: Path) -> Iterator[np.ndarray]:
 # the cores with the decoder
 KEPT_BYTES = 2 * 1024**3
 READ_BACK_SAMPLES = 10 * SAMPLE_RATE
+STALE_PARTIAL_S = 24 * 3600  # a partial file this old was left by a killed process
+
+
+def kept_folder() -> Path:
+    """Where decoded audio is kept: `decoded/` beside the model cache, or
+    $TRANSCRIBE_DECODED_CACHE."""
+    from .models import model_cache_dir
+
+    default = model_cache_dir().parent / "decoded"
+    return Path(os.environ.get("TRANSCRIBE_DECODED_CACHE", default))
 
 
 def kept_audio(path: Path) -> Path:
     """Where `windows(path, keep=True)` keeps the file's decoded audio: named by the file's
-    path, size and modification time, so that a changed file is decoded again."""
-    from .models import model_cache_dir
-
+    identity (path, inode, size, times), so that a changed file is decoded again."""
     try:
         stat = Path(path).stat()
-        identity = f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        identity = (
+            f"{Path(path).resolve()}|{stat.st_ino}|{stat.st_size}|"
+            f"{stat.st_mtime_ns}|{stat.st_ctime_ns}"
+        )
     except OSError:  # no such file: nothing kept for it either
         identity = f"{path}|missing"
     name = hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
-    return model_cache_dir().parent / "decoded" / f"{name}.f32"
+    return kept_folder() / f"{name}.f32"
 
 
 def forget_kept_audio(path: Path) -> None:
-    """Drop the file's kept audio (its last reader is done with it)."""
-    kept_audio(path).unlink(missing_ok=True)
+    """Drop the file's kept audio (its last reader is done with it, or it failed)."""
+    with contextlib.suppress(OSError):
+        kept_audio(path).unlink(missing_ok=True)
 
 
-def _read_back(kept: Path) -> Iterator[np.ndarray]:
-    with open(kept, "rb") as audio:
-        while len(chunk := np.fromfile(audio, dtype=np.float32, count=READ_BACK_SAMPLES)):
-            yield chunk
+def _read_back(kept: Path) -> Iterator[np.ndarray] | None:
+    """The kept audio's chunks, or None when there is none (dropped meanwhile, too)."""
+    try:
+        audio = open(kept, "rb")  # noqa: SIM115 - the generator below closes it
+    except OSError:
+        return None
+
+    def chunks() -> Iterator[np.ndarray]:
+        with audio:
+            while len(chunk := np.fromfile(audio, dtype=np.float32, count=READ_BACK_SAMPLES)):
+                yield chunk
+
+    return chunks()
 
 
 def _keeping(chunks: Iterator[np.ndarray], kept: Path) -> Iterator[np.ndarray]:
     """The chunks, written to `kept` as they pass; the file appears whole once the last has
-    passed, or not at all (a failure to write only stops the keeping)."""
-    partial = kept.with_name(f".{kept.stem}.{os.getpid()}.{threading.get_ident()}.partial")
-    out = None
+    passed, or not at all. Keeping is a saving, never a failure: a full disk or a folder
+    that cannot be written only stops it."""
+    out = partial = None
+    with contextlib.suppress(OSError):
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=kept.parent, prefix=f".{kept.stem}.", suffix=".partial")
+        out, partial = os.fdopen(handle, "wb"), Path(name)
+    written = 0
     try:
-        try:
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            out = open(partial, "wb")  # noqa: SIM115 - closed below, the stream may stop early
-        except OSError:
-            out = None
         for chunk in chunks:
             if out is not None:
                 try:
                     chunk.astype(np.float32, copy=False).tofile(out)
-                except OSError:  # a full disk: decode again later
-                    out.close()
-                    out = None
+                    written += len(chunk)
+                except OSError:
+                    out = _closed(out)
             yield chunk
-        if out is not None:
-            out.close()
-            out = None
-            partial.replace(kept)
-            _drop_oldest_kept(kept.parent)
+        if out is not None and written:
+            out = _closed(out)
+            with contextlib.suppress(OSError):
+                partial.replace(kept)
+                _drop_oldest_kept(kept.parent, kept)
     finally:
-        if out is not None:
+        _closed(out)
+        if partial is not None:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+
+
+def _closed(out: BinaryIO | None) -> None:
+    """Close a kept file being written, come what may (its flush may meet a full disk)."""
+    if out is not None:
+        with contextlib.suppress(OSError):
             out.close()
-        partial.unlink(missing_ok=True)
 
 
-def _drop_oldest_kept(folder: Path) -> None:
+def _drop_oldest_kept(folder: Path, newest: Path) -> None:
+    """Keep the folder's kept audio under KEPT_BYTES, dropping the oldest first (never
+    `newest`, just kept), and the partial files killed processes left."""
     found = []
     for entry in folder.iterdir():
-        try:
-            found.append((entry.stat().st_mtime, entry.stat().st_size, entry))
-        except OSError:  # dropped meanwhile
-            continue
+        with contextlib.suppress(OSError):  # dropped meanwhile
+            stat = entry.stat()
+            if entry.suffix == ".f32":
+                found.append((stat.st_mtime, stat.st_size, entry))
+            elif time.time() - stat.st_mtime > STALE_PARTIAL_S:
+                entry.unlink()
     total = sum(size for _, size, _ in found)
     for _, size, entry in sorted(found, key=lambda f: f[0]):
         if total <= KEPT_BYTES:
             break
-        entry.unlink(missing_ok=True)
-        total -= size
+        if entry != newest:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+            total -= size
 
 
 def _quiet_cut(audio: np.ndarray, start: int, end: int, span: int = 15) -> int:
@@ -227,6 +266,12 @@ class _SileroInSteps:
         self.heard: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self.held = 0  # frames in `heard`
         self.lock = threading.Lock()  # the decoders hear stretches again from their threads
+
+    def clear(self) -> None:
+        """Forget every probability kept."""
+        with self.lock:
+            self.heard.clear()
+            self.held = 0
 
     def __call__(
         self, audio: np.ndarray, num_samples: int = 512, context_size_samples: int = 64

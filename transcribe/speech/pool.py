@@ -73,7 +73,7 @@ def transcribe_all(jobs: Sequence[SpeechJob], options: SpeechOptions) -> Iterato
                         follow,
                         list(job.glossary),
                         loaded,
-                        keep_audio=job.options.speakers != "off",
+                        keep_audio=job.options.finds_speakers,
                     )
                 ] = job
             for future in as_completed(running):
