@@ -257,6 +257,10 @@ def transcribe_audio(
             heard = window.offset + window.seconds
         while pending:
             take_oldest()
+        if on_progress:
+            on_progress(heard, heard)
+        if not any(s.text.strip() for s in segments):
+            raise NoSpeechError(f"no speech found in {heard:.0f} s of audio")
     except BaseException:  # no speakers stage will read what was kept
         if keep_audio:
             forget_kept_audio(path)
@@ -265,12 +269,6 @@ def transcribe_audio(
         for found, _ in pending:
             if close := getattr(found, "close", None):
                 close()
-    if on_progress:
-        on_progress(heard, heard)
-    if not any(s.text.strip() for s in segments):
-        if keep_audio:
-            forget_kept_audio(path)
-        raise NoSpeechError(f"no speech found in {heard:.0f} s of audio")
     return Transcript(
         segments=segments,
         language=language,

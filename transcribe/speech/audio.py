@@ -168,11 +168,13 @@ def _keeping(chunks: Iterator[np.ndarray], kept: Path) -> Iterator[np.ndarray]:
                 try:
                     chunk.astype(np.float32, copy=False).tofile(out)
                     written += len(chunk)
-                except OSError:
-                    out = _closed(out)
+                except OSError:  # a full disk: stop keeping, go on decoding
+                    _closed(out)
+                    out = None
             yield chunk
         if out is not None and written:
-            out = _closed(out)
+            _closed(out)
+            out = None
             with contextlib.suppress(OSError):
                 partial.replace(kept)
                 _drop_oldest_kept(kept.parent, kept)
@@ -193,13 +195,13 @@ def _closed(out: BinaryIO | None) -> None:
 def _drop_oldest_kept(folder: Path, newest: Path) -> None:
     """Keep the folder's kept audio under KEPT_BYTES, dropping the oldest first (never
     `newest`, just kept), and the partial files killed processes left."""
-    found = []
+    found, stale = [], time.time() - STALE_PARTIAL_S
     for entry in folder.iterdir():
         with contextlib.suppress(OSError):  # dropped meanwhile
             stat = entry.stat()
             if entry.suffix == ".f32":
                 found.append((stat.st_mtime, stat.st_size, entry))
-            elif time.time() - stat.st_mtime > STALE_PARTIAL_S:
+            elif stat.st_mtime < stale:
                 entry.unlink()
     total = sum(size for _, size, _ in found)
     for _, size, entry in sorted(found, key=lambda f: f[0]):
