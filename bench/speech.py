@@ -36,6 +36,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "bench" / ".cache"
@@ -119,7 +121,11 @@ def main() -> None:
             longform(model, args.longform, args.repeats, args.files, args.save)
         return
     if args.report:
-        for table in json.loads(args.report.read_text()):
+        saved = json.loads(args.report.read_text())
+        if isinstance(saved, dict):  # a --longform run
+            longform_report(saved)
+            return
+        for table in saved:
             report(**table)
         return
     clips = clip_manifest(args.clips)
@@ -316,9 +322,6 @@ def longform(
     (JSON), to read where the words differ."""
     import csv
 
-    import jiwer
-    from whisper.normalizers import EnglishTextNormalizer
-
     from transcribe.speech.models import resolve_ct2_model, resolve_openai_model
 
     checkpoint = resolve_openai_model(model).path
@@ -345,8 +348,14 @@ def longform(
         for r in rows
         if not only or any(o in r["file"] for o in only)
     ]
-    normalize = EnglishTextNormalizer()
     found: dict[str, dict] = {name: {"seconds": {}, "peak": 0.0, "texts": {}} for name in tools}
+    run = {
+        "model": model,
+        "references": {p.name: r for p, r in files},
+        "audio_seconds": sum(duration(p) for p, _ in files),
+        "repeats": repeats,
+        "tools": found,
+    }
     for path, _ in files:
         for _ in range(repeats):
             for name, command in tools.items():
@@ -362,29 +371,96 @@ def longform(
                     file=sys.stderr,
                 )
                 if save:  # after every run: a long bench stopped halfway keeps what it did
-                    references = {p.name: r for p, r in files}
-                    save.write_text(json.dumps({"model": model, "references": references, **found}))
-    audio = sum(duration(p) for p, _ in files)
-    print(f"\n### {model}, long-form ({len(files)} files, {audio / 60:.1f} min)\n")
+                    save.write_text(json.dumps(run))
+    longform_report(run)
+
+
+def longform_report(saved: dict) -> None:
+    """The long-form table of a run (`saved`, as --save writes it): per tool the wall time,
+    speed and memory against the first tool (the CLI), word error pooled and per file; then
+    the job's (the last tool's) word error against each anchor's, with its interval."""
+    import jiwer
+    from whisper.normalizers import EnglishTextNormalizer
+
+    normalize = EnglishTextNormalizer()
+    model, audio, repeats = saved["model"], saved["audio_seconds"], saved["repeats"]
+    references = saved["references"]
+    found = saved["tools"]
+    print(f"\n### {model}, long-form ({len(references)} files, {audio / 60:.1f} min)\n")
     print(f"machine: {os.cpu_count()} cores, each tool on its own defaults; {repeats} repeats\n")
-    names = [p.name.removeprefix("earningscall_").removesuffix(".mp3") for p, _ in files]
+    names = [n.removeprefix("earningscall_").removesuffix(".mp3") for n in references]
     print(
         "| tool | wall s (sum of medians) | speed vs CLI | peak memory | vs CLI | WER all | "
         + " | ".join(f"WER {n}" for n in names)
         + " |"
     )
-    print("|---|---|---|---|---|---|" + "---|" * len(files))
-    refs = [normalize(r) for _, r in files]
+    print("|---|---|---|---|---|---|" + "---|" * len(references))
+    refs = [normalize(r) for r in references.values()]
+
+    def heard(tool: str) -> list[str]:
+        return [normalize(found[tool]["texts"][name]) for name in references]
+
     anchor = None
     for name, row in found.items():
         wall = sum(statistics.median(s) for s in row["seconds"].values())
         anchor = anchor or (wall, row["peak"])
-        hyps = [normalize(row["texts"][p.name]) for p, _ in files]
+        hyps = heard(name)
         per_file = " | ".join(f"{jiwer.wer(r, h):.4f}" for r, h in zip(refs, hyps, strict=True))
         print(
             f"| {name} | {wall:.1f} | {anchor[0] / wall:.2f}x | {row['peak']:.0f} MiB "
             f"| {row['peak'] / anchor[1]:.2f} | {jiwer.wer(refs, hyps):.4f} | {per_file} |"
         )
+    *anchors, job = found
+    print(
+        f"\nThe job's word error minus each anchor's, pooled, with a 95% interval (the "
+        f"reference cut into blocks of {BLOCK_WORDS} words, {DRAWS} draws of the blocks, the "
+        "same draws for both tools):\n"
+    )
+    job_errors = errors_by_word(refs, heard(job))
+    for name in anchors:
+        difference, low, high, above = paired_difference(
+            job_errors, errors_by_word(refs, heard(name))
+        )
+        print(
+            f"- against {name}: {difference:+.4f} ({low:+.4f} to {high:+.4f}; "
+            f"the job above in {above:.0%} of the draws)"
+        )
+
+
+# A block is a few sentences: errors inside one are not independent (a misheard name is
+# misheard again), so whole blocks are drawn
+BLOCK_WORDS = 100
+DRAWS = 10000
+
+
+def errors_by_word(references: list[str], hypotheses: list[str]) -> np.ndarray:
+    """Each reference word's errors, the files one after another: 1 for a word heard wrong
+    or dropped, and each word added charged to the reference word after it (or the last)."""
+    import jiwer
+
+    charged = []
+    for reference, hypothesis in zip(references, hypotheses, strict=True):
+        errors = np.zeros(len(reference.split()) + 1)
+        for chunk in jiwer.process_words(reference, hypothesis).alignments[0]:
+            if chunk.type in ("substitute", "delete"):
+                errors[chunk.ref_start_idx : chunk.ref_end_idx] += 1
+            elif chunk.type == "insert":
+                errors[chunk.ref_start_idx] += chunk.hyp_end_idx - chunk.hyp_start_idx
+        errors[-2] += errors[-1]
+        charged.append(errors[:-1])
+    return np.concatenate(charged)
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float]:
+    """Word error of `a` minus `b` over the same reference words (errors_by_word), its 95%
+    paired block-bootstrap interval, and the share of draws in which `a` is above `b`."""
+    blocks = len(a) // BLOCK_WORDS
+    used = blocks * BLOCK_WORDS
+    per_block = (a[:used] - b[:used]).reshape(blocks, BLOCK_WORDS).sum(axis=1)
+    draws = np.random.default_rng(0).integers(0, blocks, (DRAWS, blocks))
+    differences = per_block[draws].sum(axis=1) / used
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return (a.sum() - b.sum()) / len(a), float(low), float(high), float(np.mean(differences > 0))
 
 
 # Starts the command in a process of its own (forked from this small one) and reports its
